@@ -1,0 +1,1 @@
+"""Jobdeck's benchmark: `make bench` prints one line per figure and writes bench/results.json."""

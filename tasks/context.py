@@ -1,0 +1,110 @@
+"""What a running task sees of its own job: ``current_job()``, its reports, and the app
+context tasks run in."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, has_app_context
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models.jobs import JobLog, JobStatus
+from webapp.services.recorder import recorder
+
+CANCEL_CHECK_SECONDS = 1.0
+
+_current: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar(
+    "jobdeck_job", default=None
+)
+_consumer_app: Flask | None = None
+
+
+class JobCancelled(Exception):
+    """Raised inside a task when someone cancelled its job; the job ends ``cancelled``."""
+
+
+class PermanentError(Exception):
+    """Raise it when trying again cannot help (a 404, bad input): the job fails without retries."""
+
+
+class JobTimeout(Exception):
+    """Raised at a progress report once a job has run longer than its task's timeout."""
+
+
+def bind_app(app: Flask) -> None:
+    """Run tasks that find no app context in ``app`` (one app per consumer process)."""
+    global _consumer_app
+    _consumer_app = app
+
+
+def app_context():
+    """The current app context, or the consumer's app pushed for the caller."""
+    global _consumer_app
+    if has_app_context():
+        return nullcontext()
+    if _consumer_app is None:
+        from webapp import create_app
+
+        _consumer_app = create_app()
+    return _consumer_app.app_context()
+
+
+@dataclass
+class JobContext:
+    """What a running task knows about its own job, and how it reports."""
+
+    id: int | None
+    payload: dict[str, Any] = field(default_factory=dict)
+    deadline: float | None = None  # time.monotonic() after which a report raises JobTimeout
+    timeout: float | None = None
+    _last_cancel_check: float = field(default_factory=time.monotonic)
+
+    def report(
+        self, progress: float | None = None, message: str | None = None, **payload: Any
+    ) -> None:
+        """Record progress (0-100), a message and payload entries; stop here if cancelled."""
+        if self.id is None:
+            return
+        values: dict[str, Any] = {}
+        if progress is not None:
+            values["progress"] = max(0, min(100, int(progress)))
+        if message is not None:
+            values["message"] = message
+        if payload:
+            self.payload = {**self.payload, **payload}
+            values["payload"] = self.payload
+        if values:
+            recorder.change(db.engine, self.id, values)
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise JobTimeout(f"the job ran longer than its {self.timeout:g} s timeout")
+        self._check_cancelled()
+
+    def link(self, source_type: str, source_id: int) -> None:
+        """Name the record this job works for (shown on the job and on the record's page)."""
+        if self.id is not None:
+            recorder.change(
+                db.engine, self.id, {"source_type": source_type, "source_id": source_id}
+            )
+
+    def _check_cancelled(self) -> None:
+        now = time.monotonic()
+        if now - self._last_cancel_check < CANCEL_CHECK_SECONDS:
+            return
+        self._last_cancel_check = now
+        row = db.session.execute(
+            select(JobLog.status, JobLog.cancel_requested_at).where(JobLog.id == self.id)
+        ).one_or_none()
+        if row is not None and (
+            row.status == JobStatus.CANCELLED or row.cancel_requested_at is not None
+        ):
+            raise JobCancelled(f"job {self.id} was cancelled")
+
+
+def current_job() -> JobContext:
+    """The job the calling code runs in; outside a tracked task, one that ignores reports."""
+    return _current.get() or JobContext(id=None)

@@ -1,0 +1,51 @@
+"""Integration updates: a check twice a minute, and one processing job per due integration."""
+
+from huey import crontab
+
+from tasks.context import PermanentError, app_context, current_job
+from tasks.policy import OUTSIDE_SERVICE
+from tasks.queue import huey
+from tasks.tracking import CONSUMER_ID, Call, tracked_task
+from webapp.services import integrations as service
+from webapp.services import locks
+
+PROCESS_TIMEOUT_SECONDS = 300
+
+
+@tracked_task(
+    queue="default",
+    retry_delays=OUTSIDE_SERVICE,
+    timeout=PROCESS_TIMEOUT_SECONDS,
+    on_failure=service.record_failure,
+    unique_key=lambda integration_id: integration_id,
+    rerun_if_lost=True,
+)
+def process_integration_data(integration_id: int) -> str:
+    """ProcessIntegrationData: fetch one integration's data (5-minute timeout, retried)."""
+    current_job().link("integration", integration_id)
+    try:
+        return service.process(integration_id)
+    except service.IntegrationError as exc:
+        raise PermanentError(str(exc)) from exc
+
+
+def dispatch_due(service_name: str | None = None, force: bool = False) -> list[int]:
+    """Trigger the due integrations and dispatch one processing job for each."""
+    ids = service.trigger_due(service_name, force)
+    calls = [Call((i,), source=("integration", i)) for i in ids]
+    return process_integration_data.dispatch_many(calls)
+
+
+@tracked_task(queue="high")
+def check_integration_updates() -> str:
+    """CheckIntegrationUpdates: dispatch every due integration that is not already processing."""
+    return f"Dispatched {len(dispatch_due())} integration updates."
+
+
+@huey.periodic_task(crontab(minute="*"))
+def integration_updates_tick() -> None:
+    """Huey checks periodic tasks once a minute: check now and again in 30 seconds."""
+    with app_context():
+        if locks.first_this_minute("integration_updates", CONSUMER_ID):
+            check_integration_updates.dispatch()
+            check_integration_updates.dispatch(delay=30)

@@ -1,0 +1,14 @@
+"""Housekeeping tasks."""
+
+from tasks.context import current_job
+from tasks.tracking import tracked_task
+from webapp.services import jobs
+
+
+@tracked_task(queue="low")
+def prune_job_logs(days: int) -> str:
+    """Delete finished job logs older than ``days`` days."""
+    deleted = jobs.prune_jobs(
+        days, on_progress=lambda n: current_job().report(message=f"{n} deleted")
+    )
+    return f"Deleted {deleted} finished job logs older than {days} days."

@@ -1,0 +1,53 @@
+"""The scheduler: a Huey periodic task that dispatches due schedule runs as tracked jobs."""
+
+from huey import crontab
+
+from tasks.context import app_context, current_job
+from tasks.queue import huey
+from tasks.tracking import Call, tracked_task
+from webapp.models.schedules import ScheduleRun
+from webapp.services import schedules as service
+
+
+@tracked_task(queue="default")
+def run_schedule(run_id: int) -> str:
+    """Run one schedule run's command; a non-zero exit fails the job."""
+    job = current_job()
+    run = service.execute_run(run_id, job.id)
+    if run.status == "skipped":
+        return run.note
+    last_line = (run.output or "").strip().splitlines()[-1:] or [""]
+    if run.status == "failed":
+        raise service.ScheduledCommandFailed(
+            f"{run.schedule.command} exited with {run.exit_code}: {last_line[0]}"
+        )
+    return f"{run.schedule.command} succeeded: {last_line[0]}"
+
+
+def dispatch_run(run: ScheduleRun, delay: float = 0.0, user_id: int | None = None) -> int:
+    return run_schedule.dispatch(
+        run.id,
+        queue=run.schedule.queue,
+        delay=delay or None,
+        user_id=user_id,
+        source=("schedule", run.schedule_id),
+    )
+
+
+def tick() -> int:
+    """Plan the runs due before the next tick and dispatch them in bulk; returns how many."""
+    groups: dict[tuple[str, float], list[Call]] = {}
+    planned = service.plan_due_runs()
+    for run in planned:
+        calls = groups.setdefault((run.queue, round(run.delay, 1)), [])
+        calls.append(Call((run.run_id,), source=("schedule", run.schedule_id)))
+    for (queue, delay), calls in groups.items():
+        run_schedule.dispatch_many(calls, queue=queue, delay=delay or None)
+    return len(planned)
+
+
+@huey.periodic_task(crontab(minute="*"))
+def scheduler_tick() -> None:
+    """Every consumer ticks; the unique (schedule, due time) makes each run happen once."""
+    with app_context():
+        tick()

@@ -1,0 +1,152 @@
+"""What every consumer does beside running jobs: heartbeats, noticing lost jobs, finishing
+batches, raising alerts, and the daily prune."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask, current_app
+from huey import crontab
+from huey.signals import SIGNAL_INTERRUPTED
+
+from tasks.context import app_context
+from tasks.maintenance import prune_job_logs
+from tasks.queue import huey
+from tasks.tracking import CONSUMER_ID, Call, task_named
+from webapp.models.base import isoformat, utcnow
+from webapp.models.jobs import JobLog, JobStatus
+from webapp.services import alerts, batches, consumers, locks
+from webapp.services.recorder import recorder
+
+log = logging.getLogger(__name__)
+UPKEEP_SECONDS = 10
+
+
+def _history(job: JobLog, error: str) -> list[dict]:
+    return [
+        *(job.attempt_errors or []),
+        {"attempt": job.attempts, "error": error, "at": isoformat(utcnow())},
+    ]
+
+
+def requeue_or_fail(job: JobLog, error: str, message: str) -> str:
+    """Re-queue a job whose run was lost (if its task is safe to re-run) or fail it."""
+    task = task_named(job.task)
+    if task is not None and task.rerun_if_lost:
+        claimed = consumers.claim_lost(
+            job,
+            {
+                "status": JobStatus.PENDING.value,
+                "consumer_id": None,
+                "worker": None,
+                "error": error,
+                "message": f"{message}; queued again.",
+                "attempt_errors": _history(job, error),
+            },
+        )
+        if claimed:
+            arguments = job.arguments or {}
+            call = Call(tuple(arguments.get("args", [])), arguments.get("kwargs", {}))
+            retries = max(job.max_attempts - job.attempts, 0)
+            huey.enqueue(task.huey_call(job.id, call, retries, job.queue))
+            return "requeued"
+        return "gone"
+    claimed = consumers.claim_lost(
+        job,
+        {
+            "status": JobStatus.FAILED.value,
+            "finished_at": utcnow(),
+            "error": error,
+            "message": f"{message}; failed (its task is not marked safe to re-run).",
+            "attempt_errors": _history(job, error),
+        },
+    )
+    return "failed" if claimed else "gone"
+
+
+def handle_lost_jobs() -> dict[str, int]:
+    """Every running job whose consumer stopped beating: re-queued or failed."""
+    outcome = {"requeued": 0, "failed": 0, "gone": 0}
+    for job in consumers.lost_jobs():
+        error = f"WorkerLost: consumer {job.consumer_id or 'unknown'} stopped answering"
+        outcome[requeue_or_fail(job, error, f"Its consumer {job.consumer_id} was lost")] += 1
+    return outcome
+
+
+def finish_batches() -> None:
+    for batch in batches.finish_completed_batches():
+        task = task_named(batch.callback_task) if batch.callback_task else None
+        if task is not None:
+            task.dispatch(batch.id, user_id=batch.user_id, source=("batch", batch.id))
+
+
+def run_upkeep() -> None:
+    """One round of the shared sweeps; only one consumer at a time does them."""
+    if not locks.acquire("upkeep", CONSUMER_ID, ttl_seconds=UPKEEP_SECONDS * 2):
+        return
+    try:
+        outcome = handle_lost_jobs()
+        if outcome["requeued"] or outcome["failed"]:
+            log.warning("lost jobs: %s", outcome)
+        finish_batches()
+        alerts.check_failure_rate()
+        alerts.check_schedules()
+        locks.delete_expired()
+    finally:
+        locks.release("upkeep", CONSUMER_ID)
+
+
+class Upkeep(threading.Thread):
+    """Beats every few seconds and runs the sweeps every UPKEEP_SECONDS, until stopped."""
+
+    def __init__(self, app: Flask, workers: int) -> None:
+        super().__init__(name="jobdeck-upkeep", daemon=True)
+        self.app = app
+        self.workers = workers
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        import os
+
+        with self.app.app_context():
+            consumers.register(CONSUMER_ID, os.getpid(), self.workers)
+        beats = 0
+        while not self.stop_event.wait(consumers.HEARTBEAT_SECONDS):
+            with self.app.app_context():
+                try:
+                    consumers.beat(CONSUMER_ID)
+                    beats += 1
+                    if beats % (UPKEEP_SECONDS // consumers.HEARTBEAT_SECONDS) == 1:
+                        run_upkeep()
+                except Exception:
+                    log.exception("upkeep failed; trying again at the next beat")
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join(timeout=10)
+        with self.app.app_context():
+            consumers.stopped(CONSUMER_ID)
+
+
+@huey.signal(SIGNAL_INTERRUPTED)
+def interrupted(signal, task, *args, **kwargs) -> None:
+    """A consumer stopping at once (SIGTERM) re-queues or fails the jobs it was running."""
+    tracked = task_named(task.name)
+    if tracked is None or not str(task.id).isdigit():
+        return
+    with app_context():
+        from webapp.extensions import db
+
+        recorder.detach(int(task.id))
+        job = db.session.get(JobLog, int(task.id))
+        if job is not None and job.status == JobStatus.RUNNING:
+            requeue_or_fail(job, "Interrupted: the consumer was stopped", "Interrupted")
+
+
+@huey.periodic_task(crontab(hour="3", minute="17"))
+def daily_prune() -> None:
+    """Prune finished job logs older than JOB_LOG_RETENTION_DAYS, once a day."""
+    with app_context():
+        if locks.first_this_minute("daily_prune", CONSUMER_ID):
+            prune_job_logs.dispatch(current_app.config["JOB_LOG_RETENTION_DAYS"])

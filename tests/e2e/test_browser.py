@@ -1,0 +1,122 @@
+"""The console in a real browser: Debian's Chromium driven by Playwright, against the app
+served on localhost with a real consumer. Skipped where Chromium is missing (.ci/run has it)."""
+
+import re
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from tasks.samples import sample_job
+from tests.conftest import PASSWORD
+from tests.fake_tvmaze import QuietHandler
+from webapp.services.users import create_user
+
+CHROMIUM = "/usr/bin/chromium"
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Chromium is not installed")
+
+
+@pytest.fixture
+def site(e2e):
+    if e2e["database"] != "sqlite":
+        pytest.skip("the browser tests run once, on SQLite")
+    app = e2e["app"]
+    app.config["WTF_CSRF_ENABLED"] = True
+    create_user("op@example.com", PASSWORD, "operator")
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    e2e["start"]()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def page(site):
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        page = browser.new_page(base_url=site)
+        page.set_default_timeout(20_000)
+        page.goto("/login")
+        page.fill("input[name=email]", "op@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{site}/")
+        yield page
+        browser.close()
+
+
+def test_watch_a_job_progress_and_finish(page):
+    page.click("text=Run a sample job")
+    page.wait_for_url(re.compile(r"/jobs/\d+$"))
+    bar = page.locator("#job_status progress")
+    bar.wait_for()
+    page.wait_for_function(
+        "() => { const p = document.querySelector('#job_status progress');"
+        " return p && Number(p.value) > 0 && Number(p.value) < 100; }"
+    )
+    page.locator("#job_status .badge-completed").wait_for()
+    assert page.locator("text=Counted 10 steps.").is_visible()
+    assert page.locator("#job_status[hx-trigger]").count() == 0  # polling stopped by itself
+
+
+def test_retry_a_failed_job_from_the_failed_list(page, e2e):
+    failed = sample_job.dispatch(steps=1, step_seconds=0, fail_at_step=1)
+    page.goto("/failed")
+    for _ in range(40):
+        if page.locator(f"input[name=ids][value='{failed}']").count():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    page.check(f"input[name=ids][value='{failed}']")
+    page.click("text=Retry selected")
+    page.locator("text=Retried 1 failed job(s).").wait_for()
+
+
+def test_create_a_schedule_with_a_preset_and_see_its_next_runs(page):
+    page.goto("/schedules/new")
+    page.fill("input[name=name]", "Nightly prune")
+    page.select_option("select[name=command]", "jobs prune")
+    page.fill("textarea[name=parameters]", "--days 30")
+    page.select_option("select[name=preset]", "daily_at")
+    page.fill("input[name=preset_at]", "02:30")
+    page.locator("#preview >> text=At 02:30").wait_for()
+    assert page.locator("#preview li").count() == 5
+    page.click("button:text('Save')")
+    page.wait_for_url(re.compile(r"/schedules/\d+$"))
+    assert page.locator("text=At 02:30").first.is_visible()
+
+
+def test_upload_a_csv_and_see_its_refused_rows(page, tmp_path):
+    path = tmp_path / "series.csv"
+    path.write_text("name,tvmaze_id,tvdb_id\nGood,1,\nBad,abc,\n")
+    page.goto("/imports")
+    page.set_input_files("input[name=file]", str(path))
+    page.click("text=Upload and import")
+    page.wait_for_url(re.compile(r"/imports/\d+$"))
+    page.locator("#import_status h1 .badge-completed").wait_for()
+    assert page.locator("#import_status td:text-is('3')").count() == 1  # row 3 as in the file
+    assert page.locator("text=Download refused rows").is_visible()
+
+
+def test_start_an_export_and_download_it(page):
+    page.goto("/exports")
+    page.select_option("select[name=dataset]", "job_logs")
+    page.select_option("select[name=format]", "csv")
+    page.click("text=Start export")
+    link = page.locator("#export_table a:text('Download')")
+    link.wait_for()
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename.endswith(".csv")

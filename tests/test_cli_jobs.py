@@ -1,0 +1,97 @@
+"""The jobs and queue commands through Click's runner."""
+
+import json
+from datetime import timedelta
+
+from tasks.samples import sample_job
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.jobs import JobLog
+
+
+def test_jobs_list_prints_a_table_or_the_api_objects(runner, client, bearer):
+    done = sample_job.dispatch(steps=1, step_seconds=0)
+    failed = sample_job.dispatch(steps=1, step_seconds=0, fail_at_step=1)
+    table = runner.invoke(args=["jobs", "list"])
+    assert table.exit_code == 0
+    lines = table.output.splitlines()
+    assert lines[0].split()[:4] == ["ID", "TASK", "QUEUE", "STATUS"]
+    assert lines[1].split()[:4] == [str(failed), "sample_job", "default", "failed"]
+
+    as_json = json.loads(runner.invoke(args=["jobs", "list", "--json"]).output)
+    api = client.get("/api/job-logs", headers=bearer("viewer")).get_json()["items"]
+    assert as_json == api
+    only = json.loads(
+        runner.invoke(args=["jobs", "list", "--status", "completed", "--json"]).output
+    )
+    assert [job["id"] for job in only] == [done]
+    assert runner.invoke(args=["jobs", "list", "--limit", "1", "--json"]).output.count('"id"') == 1
+
+
+def test_bad_input_is_one_line_and_exit_1_or_2(runner):
+    bad_status = runner.invoke(args=["jobs", "list", "--status", "melted"])
+    assert bad_status.exit_code == 1
+    assert bad_status.output.startswith("Error: unknown status 'melted'")
+    assert "Traceback" not in bad_status.output
+    missing = runner.invoke(args=["jobs", "show", "4242"])
+    assert missing.exit_code == 1 and missing.output.strip() == "Error: job 4242 not found"
+    assert runner.invoke(args=["jobs", "show", "abc"]).exit_code == 2
+    assert runner.invoke(args=["jobs", "prune"]).exit_code == 2
+
+
+def test_jobs_show_cancel_and_retry(runner):
+    failed = sample_job.dispatch(steps=2, step_seconds=0, fail_at_step=2)
+    shown = runner.invoke(args=["jobs", "show", str(failed)])
+    assert "status: failed" in shown.output and "traceback:\nTraceback" in shown.output
+    one = json.loads(runner.invoke(args=["jobs", "show", str(failed), "--json"]).output)
+    assert one["id"] == failed and one["status"] == "failed"
+
+    retried = runner.invoke(args=["jobs", "retry", str(failed)])
+    assert retried.exit_code == 0 and f"Job {failed} retried as job" in retried.output
+    assert runner.invoke(args=["jobs", "retry", str(failed)]).exit_code == 1
+
+    pending = sample_job.dispatch(delay=3600)
+    cancelled = runner.invoke(args=["jobs", "cancel", str(pending)])
+    assert cancelled.exit_code == 0 and cancelled.output.strip() == f"Job {pending} cancelled."
+    again = runner.invoke(args=["jobs", "cancel", str(pending)])
+    assert again.exit_code == 1 and "only pending or running" in again.output
+
+
+def test_jobs_prune_deletes_only_old_finished_jobs(runner):
+    old = sample_job.dispatch(steps=1, step_seconds=0)
+    new = sample_job.dispatch(steps=1, step_seconds=0)
+    db.session.get(JobLog, old).finished_at = utcnow() - timedelta(days=10)
+    db.session.commit()
+    result = runner.invoke(args=["jobs", "prune", "--days", "7"])
+    assert result.output.strip() == "Deleted 1 finished job logs older than 7 days."
+    db.session.expire_all()
+    assert db.session.get(JobLog, old) is None and db.session.get(JobLog, new) is not None
+
+
+def test_queue_stats_failed_retry_and_flush(runner):
+    sample_job.dispatch(delay=3600, queue="low")
+    failures = [sample_job.dispatch(steps=1, step_seconds=0, fail_at_step=1) for _ in range(2)]
+    stats = json.loads(runner.invoke(args=["queue", "stats", "--json"]).output)
+    assert stats == {"high": 0, "default": 0, "low": 1, "running": 0, "failed": 2}
+    assert "low" in runner.invoke(args=["queue", "stats"]).output
+
+    listed = json.loads(runner.invoke(args=["queue", "failed", "--json"]).output)
+    assert sorted(job["id"] for job in listed) == failures
+
+    retried = runner.invoke(args=["queue", "retry", str(failures[0])])
+    assert retried.output.strip() == "Retried 1 failed job(s)."
+    listed = json.loads(runner.invoke(args=["queue", "failed", "--json"]).output)
+    assert failures[0] not in [job["id"] for job in listed] and len(listed) == 2
+
+    everything = runner.invoke(args=["queue", "retry", "all"])
+    assert everything.output.splitlines() == [
+        "Retrying 2 failed job(s) found now; new failures wait for the next retry.",
+        "Retried 2 failed job(s).",
+    ]
+    assert runner.invoke(args=["queue", "retry", "some"]).exit_code == 2
+
+    declined = runner.invoke(args=["queue", "flush"], input="n\n")
+    assert declined.exit_code == 1 and db.session.query(JobLog).filter_by(status="failed").count()
+    flushed = runner.invoke(args=["queue", "flush", "--yes"])
+    assert flushed.output.strip() == "Deleted 5 failed job record(s)."  # 2 + 1 + 2 retries
+    assert runner.invoke(args=["queue", "failed"]).output.strip() == "No jobs."

@@ -1,0 +1,133 @@
+"""The /series and /integrations pages, and `flask demo`."""
+
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.models.integrations import Integration
+from webapp.models.jobs import JobLog
+from webapp.models.series import Series
+from webapp.services import integrations as integration_service
+
+HTMX = {"HX-Request": "true"}
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def test_add_a_series_from_the_page_and_watch_it_import(client, login, fake_tvmaze):
+    fake_tvmaze.add_show(82, "Game of Thrones", episodes=3)
+    login("operator")
+    response = client.post("/series", data={"id_type": "tvmaze", "show_id": "82"})
+    series = db.session.scalars(select(Series)).one()
+    assert response.status_code == 302 and response.headers["Location"] == f"/series/{series.id}"
+    page = text(client.get(f"/series/{series.id}"))
+    assert "Game of Thrones" in page and "S01E03" in page and "synced" in page
+    assert "import_series_data" in page  # the jobs for this record
+    listing = text(client.get("/series"))
+    assert "fresh" in listing and "completed" in listing and "Refresh now" in listing
+
+
+def test_series_form_errors_and_search(client, login, fake_tvmaze):
+    login("operator")
+    bad = client.post("/series", data={"id_type": "tvmaze", "show_id": "zero"})
+    assert bad.status_code == 422
+    client.post("/series", data={"id_type": "tvdb", "show_id": "4242"})
+    duplicate = client.post("/series", data={"id_type": "tvdb", "show_id": "4242"})
+    assert duplicate.status_code == 422 and "already there" in text(duplicate)
+    assert db.session.query(Series).count() == 1
+    found = text(client.get("/series?q=4242", headers=HTMX))
+    assert found.lstrip().startswith('<section id="series_table"') and "TheTVDB show 4242" in found
+    assert "No series match" in text(client.get("/series?q=nothing"))
+    assert client.get("/series/999").status_code == 404
+    assert client.get("/series?cursor=abc").status_code == 400
+
+
+def test_refresh_now_and_viewer_limits(client, login, fake_tvmaze):
+    fake_tvmaze.add_show(1, "One")
+    login("operator")
+    client.post("/series", data={"id_type": "tvmaze", "show_id": "1"})
+    series_id = db.session.scalar(select(Series.id))
+    client.post(f"/series/{series_id}/refresh")
+    assert db.session.query(JobLog).filter_by(source_type="series").count() == 2
+    client.post("/logout")
+    login("viewer")
+    assert "Refresh now" not in text(client.get("/series"))
+    assert client.post(f"/series/{series_id}/refresh").status_code == 403
+    assert client.post("/series", data={"id_type": "tvmaze", "show_id": "2"}).status_code == 403
+
+
+def test_each_user_sees_and_manages_only_their_own_integrations(client, login, users, fake_tvmaze):
+    fake_tvmaze.add_show(83, "The Simpsons")
+    theirs = integration_service.create_integration(
+        users["admin"].id, "tvmaze_upcoming", "Admin's", {"tvmaze_id": 83}, 60
+    )
+    login("viewer")
+    created = client.post(
+        "/integrations",
+        data={
+            "service": "tvmaze_upcoming",
+            "name": "Mine",
+            "update_frequency_minutes": "30",
+            "tvmaze_id": "83",
+        },
+    )
+    mine = db.session.scalars(select(Integration).where(Integration.name == "Mine")).one()
+    assert created.headers["Location"] == f"/integrations/{mine.id}"
+    listing = text(client.get("/integrations"))
+    assert "Mine" in listing and "Admin&#39;s" not in listing and "Admin's" not in listing
+    for path in (f"/integrations/{theirs.id}",):
+        assert client.get(path).status_code == 404
+    for action in ("fetch", "toggle", "delete"):
+        assert client.post(f"/integrations/{theirs.id}/{action}").status_code == 404
+    assert db.session.get(Integration, theirs.id).active
+
+    client.post(f"/integrations/{mine.id}/fetch")
+    page = text(client.get(f"/integrations/{mine.id}"))
+    assert "up to date" in page and "The Simpsons" in page and "process_integration_data" in page
+    client.post(f"/integrations/{mine.id}/toggle")
+    assert "paused" in text(client.get("/integrations"))
+    client.post(f"/integrations/{mine.id}/delete")
+    assert db.session.get(Integration, mine.id) is None
+
+
+def test_integration_form_errors(client, login):
+    login("viewer")
+    bad_url = client.post(
+        "/integrations",
+        data={"service": "json_url", "update_frequency_minutes": "5", "url": "not a url"},
+    )
+    assert bad_url.status_code == 422 and "url: an http" in text(bad_url)
+    bad_service = client.post(
+        "/integrations", data={"service": "gopher", "update_frequency_minutes": "5"}
+    )
+    assert bad_service.status_code == 422
+    assert db.session.query(Integration).count() == 0
+
+
+def test_demo_adds_series_and_an_integration_once(runner, users, fake_tvmaze):
+    for show_id, name in (
+        (83, "The Simpsons"),
+        (82, "Game of Thrones"),
+        (169, "Breaking Bad"),
+        (526, "The Office"),
+        (335, "Sherlock"),
+    ):
+        fake_tvmaze.add_show(show_id, name)
+    result = runner.invoke(args=["demo"])
+    assert "Added 5 series and dispatched 5 data jobs." in result.output
+    assert "Added the integration 'Upcoming The Simpsons' for admin@example.com." in result.output
+    assert db.session.query(Series).filter(Series.name.isnot(None)).count() == 5
+    assert runner.invoke(args=["demo", "--first-run"]).output == ""
+    assert db.session.query(Integration).count() == 1
+
+
+def test_demo_without_tvmaze_fails_visibly_not_a_crash(runner, users, app):
+    app.config["TVMAZE_URL"] = "http://127.0.0.1:9"  # nothing listens there
+    app.extensions.pop("tvmaze", None)
+    result = runner.invoke(args=["demo", "--first-run"])
+    assert result.exit_code == 0
+    jobs = db.session.scalars(select(JobLog)).all()
+    assert len(jobs) == 5 and {j.status for j in jobs} == {"failed"}
+    assert all("TVmaze cannot be reached" in j.error for j in jobs)
+    assert {j.attempts for j in jobs} == {3}

@@ -1,0 +1,21 @@
+"""Reading query-string values with the contract's 400 on bad input."""
+
+from flask import abort, request
+
+
+def int_arg(name: str, default: int | None = None, minimum: int | None = None) -> int | None:
+    """An integer query parameter; 400 with a clear message when it is not one."""
+    raw = request.args.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        abort(400, f"{name} must be a whole number, not {raw!r}")
+    if minimum is not None and value < minimum:
+        abort(400, f"{name} must be at least {minimum}")
+    return value
+
+
+def str_arg(name: str) -> str | None:
+    return request.args.get(name, "").strip() or None

@@ -1,0 +1,65 @@
+"""Sign-in with sessions (Flask-Login), bearer tokens for the API, and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Flask, request
+from flask_login import current_user
+
+from webapp.errors import error_response, wants_json
+from webapp.extensions import db, login_manager
+from webapp.models.users import Role, User
+
+bp = Blueprint("auth", __name__, url_prefix="")
+
+
+def init_app(app: Flask) -> None:
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+        return user if user is not None and user.active else None
+
+    @login_manager.request_loader
+    def load_user_from_token(req) -> User | None:
+        header = req.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
+        from webapp.services.users import user_for_token
+
+        return user_for_token(header.removeprefix("Bearer ").strip())
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if wants_json():
+            return error_response(401, "sign in or send an API token (Authorization: Bearer …)")
+        from flask import flash, redirect, url_for
+
+        flash(login_manager.login_message, "info")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def role_required(role: Role) -> Callable:
+    """Let only signed-in users holding ``role`` (or a higher one) through."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.can(role):
+                return error_response(403, f"this needs the {role.value} role")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+from webapp.auth import routes  # noqa: E402, F401

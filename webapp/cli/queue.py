@@ -1,0 +1,180 @@
+import logging
+from datetime import UTC
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from webapp.cli.jobs import echo_jobs
+from webapp.cli.output import echo_json, echo_table, json_option
+from webapp.extensions import db
+from webapp.models.jobs import QUEUES, JobLog
+from webapp.services import jobs as job_service
+from webapp.services import pauses
+
+queue_cli = AppGroup("queue", help="Run consumers and look after the queues.")
+
+
+def _traceback_in_the_job_log(record: logging.LogRecord) -> bool:
+    """A failing task's traceback is kept on its job; the consumer's log says one line."""
+    if record.getMessage().startswith("Unhandled exception in task") and record.exc_info:
+        error = record.exc_info[1]
+        record.msg = (
+            f"{record.getMessage()} {type(error).__name__}: {error} (traceback in the job log)"
+        )
+        record.args = ()
+        record.exc_info = None
+    return True
+
+
+@queue_cli.command("work")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Worker threads in this consumer; scale further with more consumers.",
+)
+@click.option(
+    "--max-delay",
+    type=click.FloatRange(0.001, 60),
+    default=0.05,
+    show_default=True,
+    help="Longest pause between polls of an idle SQLite queue (seconds).",
+)
+@click.option("--verbose", is_flag=True, help="Log every task (costs throughput).")
+def work(workers: int, max_delay: float, verbose: bool) -> None:
+    """Run a Huey consumer with this app's settings; Ctrl-C stops it after the running jobs."""
+    from tasks import bind_app, huey
+    from tasks.upkeep import Upkeep
+    from webapp.services.recorder import recorder
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("huey").addFilter(_traceback_in_the_job_log)
+    app = current_app._get_current_object()
+    bind_app(app)
+    recorder.start_batching(db.engine, app.config["JOB_LOG_FLUSH_SECONDS"])
+    consumer = huey.create_consumer(
+        workers=workers,
+        worker_type="thread",
+        initial_delay=0.005,
+        backoff=1.15,
+        max_delay=max_delay,
+        scheduler_interval=1,
+        check_worker_health=True,
+    )
+    upkeep = Upkeep(app, workers)
+    upkeep.start()
+    click.echo(f"Consuming {app.config['QUEUE_URL']} with {workers} worker(s); Ctrl-C stops.")
+    try:
+        consumer.run()
+    finally:
+        recorder.stop_batching()
+        upkeep.stop()
+
+
+@queue_cli.command("stats")
+@json_option
+def stats(as_json: bool) -> None:
+    """Waiting jobs per queue, running jobs and failed jobs."""
+    counts = job_service.queue_counts()
+    if as_json:
+        echo_json(counts)
+        return
+    echo_table(["QUEUE", "WAITING"], [(q, counts[q]) for q in QUEUES])
+    click.echo(f"running: {counts['running']}  failed: {counts['failed']}")
+
+
+def failed_filter_options(func):
+    for option in reversed(
+        [
+            click.option("--task", help="Only jobs of this task."),
+            click.option(
+                "--queue", "queue_name", type=click.Choice(QUEUES), help="Only this queue."
+            ),
+            click.option("--error", help="Only jobs whose error contains this text."),
+            click.option("--since", type=click.DateTime(), help="Failed at or after (UTC)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _filters(task, queue_name, error, since) -> job_service.FailedFilters:
+    return job_service.FailedFilters(
+        task=task, queue=queue_name, error=error, since=since.replace(tzinfo=UTC) if since else None
+    )
+
+
+@queue_cli.command("failed")
+@failed_filter_options
+@json_option
+def failed(task, queue_name, error, since, as_json: bool) -> None:
+    """Failed jobs that have not been retried."""
+    query = job_service.failed_jobs_query(_filters(task, queue_name, error, since))
+    echo_jobs(list(db.session.scalars(query.order_by(JobLog.id.desc()))), as_json)
+
+
+@queue_cli.command("retry")
+@click.argument("targets", nargs=-1, required=True)
+@failed_filter_options
+def retry(targets: tuple[str, ...], task, queue_name, error, since) -> None:
+    """Retry failed jobs: `all` (matching the filters), or one or more job ids."""
+    if targets == ("all",):
+        ids = job_service.failed_job_ids(_filters(task, queue_name, error, since))
+        click.echo(
+            f"Retrying {len(ids)} failed job(s) found now; new failures wait for the next retry."
+        )
+    elif all(t.isdigit() for t in targets):
+        ids = [int(t) for t in targets]
+    else:
+        raise click.UsageError("give `all` or job ids")
+    if not ids:
+        click.echo("No failed jobs to retry.")
+        return
+    new_ids, problems = job_service.retry_jobs(ids)
+    for problem in problems:
+        click.echo(problem, err=True)
+    click.echo(f"Retried {len(new_ids)} failed job(s).")
+    if problems:
+        raise SystemExit(1)
+
+
+@queue_cli.command("flush")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def flush(yes: bool) -> None:
+    """Delete all failed job records."""
+    if not yes:
+        click.confirm("Delete every failed job record?", abort=True)
+    click.echo(f"Deleted {job_service.flush_failed()} failed job record(s).")
+
+
+PAUSE_HELP = {
+    "pause": "Pause a queue (or with --task a task type): its jobs wait until resumed.",
+    "resume": "Resume a paused queue (or with --task a task type).",
+}
+
+
+def _pause_command(action: str):
+    @queue_cli.command(action, help=PAUSE_HELP[action])
+    @click.argument("name")
+    @click.option("--task", "is_task", is_flag=True, help="NAME is a task type, not a queue.")
+    def command(name: str, is_task: bool) -> None:
+        kind = "task" if is_task else "queue"
+        try:
+            changed = getattr(pauses, action)(kind, name)
+        except pauses.PauseError as exc:
+            raise click.ClickException(str(exc)) from None
+        done = "paused" if action == "pause" else "resumed"
+        click.echo(
+            f"The {kind} {name} is {done}." if changed else f"The {kind} {name} was already {done}."
+        )
+
+    return command
+
+
+pause = _pause_command("pause")
+resume = _pause_command("resume")

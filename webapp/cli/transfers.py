@@ -1,0 +1,66 @@
+import shutil
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from webapp.cli.output import echo_table
+from webapp.services import exports, imports
+from webapp.services.files import FileRefused
+
+imports_cli = AppGroup("imports", help="Import CSV or XLSX files.")
+exports_cli = AppGroup("exports", help="Export datasets to CSV, JSON Lines or XLSX.")
+
+
+@imports_cli.command("run")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--importer", required=True, type=click.Choice(list(imports.IMPORTERS)))
+@click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
+def run_import(file: Path, importer: str, dry_run: bool) -> None:
+    """Import FILE now and print the counts and the refused rows."""
+    try:
+        with open(file, "rb") as stream:
+            record = imports.store_upload(stream, file.name, importer, None, dry_run)
+        record = imports.run_import(record.id)
+    except (FileRefused, imports.ImportRequestError) as exc:
+        raise click.ClickException(str(exc)) from None
+    label = "Dry run" if dry_run else "Imported"
+    click.echo(
+        f"{label} {file.name}: {record.total_rows} rows, {record.created_rows} created, "
+        f"{record.updated_rows} updated, {record.failed_rows} refused."
+    )
+    refused = imports.failed_rows(record.id, limit=10_000)
+    if refused:
+        echo_table(
+            ["ROW", "ERRORS"],
+            [
+                (r.row_number, "; ".join(f"{k}: {', '.join(v)}" for k, v in r.errors.items()))
+                for r in refused
+            ],
+        )
+        raise SystemExit(1)
+
+
+@exports_cli.command("run")
+@click.option("--dataset", required=True, type=click.Choice(list(exports.DATASETS)))
+@click.option("--format", "fmt", required=True, type=click.Choice(exports.FORMATS))
+@click.option("--status", help="Only rows with this status.")
+@click.option("--since", help="Only rows from this date (YYYY-MM-DD).")
+@click.option("--until", help="Only rows up to this date.")
+@click.option("--search", help="Only rows containing this text.")
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), help="Copy the file here as well."
+)
+def run_export(dataset, fmt, status, since, until, search, output: Path | None) -> None:
+    """Export a dataset now and print the file's path."""
+    filters = {"status": status, "since": since, "until": until, "search": search}
+    try:
+        export = exports.start_export(dataset, fmt, {k: v for k, v in filters.items() if v}, None)
+        export = exports.write_export(export.id)
+    except exports.ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = export.path
+    if output is not None:
+        shutil.copyfile(export.path, output)
+        path = str(output)
+    click.echo(path)

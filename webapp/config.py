@@ -1,0 +1,57 @@
+"""Settings from the environment (the contract's variables), with development defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+
+def _secret_key(instance_path: Path) -> str:
+    """The SECRET_KEY from the environment, or one generated once into the instance folder."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def parse_retry_delays(value: str) -> list[int]:
+    """Parse ``RETRY_DELAYS`` ("60,300,600") into whole seconds; raise ValueError when malformed."""
+    delays = [int(part) for part in value.split(",") if part.strip()]
+    if any(delay < 0 for delay in delays):
+        raise ValueError("RETRY_DELAYS must be non-negative whole seconds")
+    return delays
+
+
+def settings_from_environment(instance_path: Path) -> dict[str, Any]:
+    """Every setting the app reads, from the environment with defaults under ``instance/``."""
+    env = os.environ.get
+    return {
+        "SQLALCHEMY_DATABASE_URI": env("DATABASE_URL")
+        or f"sqlite:///{instance_path / 'jobdeck.db'}",
+        "QUEUE_URL": env("QUEUE_URL") or f"sqlite:///{instance_path / 'queue.db'}",
+        "SECRET_KEY": _secret_key(instance_path),
+        "DATA_DIR": env("DATA_DIR") or str(instance_path / "files"),
+        "TVMAZE_URL": env("TVMAZE_URL") or "https://api.tvmaze.com",
+        "RETRY_DELAYS": parse_retry_delays(env("RETRY_DELAYS") or "60,300,600"),
+        "ALERT_FAILED_PER_HOUR": int(env("ALERT_FAILED_PER_HOUR") or 10),
+        "ALERT_WEBHOOK_URL": env("ALERT_WEBHOOK_URL") or "",
+        # Seconds a consumer may hold job-state changes before writing them in one transaction.
+        "JOB_LOG_FLUSH_SECONDS": float(env("JOB_LOG_FLUSH_SECONDS") or 0.05),
+        # Finished job logs older than this are deleted by the daily prune.
+        "JOB_LOG_RETENTION_DAYS": int(env("JOB_LOG_RETENTION_DAYS") or 30),
+        # Uploads larger than this are refused with 413.
+        "IMPORT_MAX_BYTES": int(env("IMPORT_MAX_BYTES") or 20 * 1024 * 1024),
+        # Export files are deleted this many days after they were made.
+        "EXPORT_EXPIRY_DAYS": int(env("EXPORT_EXPIRY_DAYS") or 7),
+        "HUEY_IMMEDIATE": False,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "JOBS_PAGE_SIZE": 50,
+    }

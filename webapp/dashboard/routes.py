@@ -1,0 +1,68 @@
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from webapp.auth import role_required
+from webapp.auth.forms import ActionForm
+from webapp.dashboard import bp
+from webapp.models.users import Role
+from webapp.services import alerts, consumers, pauses
+from webapp.services import jobs as job_service
+from webapp.services.jobs import JobFilters, job_stats, list_jobs, queue_counts
+from webapp.templating import render_page
+
+
+def dashboard_context() -> dict:
+    recent, _ = list_jobs(JobFilters(), limit=10)
+    paused = {(p.kind, p.name) for p in pauses.paused()}
+    return {
+        "stats": job_stats(),
+        "queues": queue_counts(),
+        "recent": recent,
+        "alerts": alerts.open_alerts(),
+        "consumers": consumers.live_consumers(),
+        "paused": paused,
+        "last_hour": job_service.throughput(hours=1, bucket_minutes=1),
+        "last_day": job_service.throughput(hours=24, bucket_minutes=60),
+        "form": ActionForm(),
+    }
+
+
+@bp.route("")
+@login_required
+def index():
+    return render_page(
+        "dashboard/index.html", ("dashboard_live",), live=True, **dashboard_context()
+    )
+
+
+@bp.route("sample-job", methods=["POST"])
+@role_required(Role.OPERATOR)
+def sample_job():
+    """Run a sample job: shows that a consumer is alive and what a running job looks like."""
+    from tasks.samples import sample_job as task
+
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("dashboard.index"))
+    job_id = task.dispatch(steps=10, step_seconds=0.5, user_id=current_user.id)
+    return redirect(url_for("jobs.show", job_id=job_id))
+
+
+@bp.route("pause", methods=["POST"])
+@role_required(Role.OPERATOR)
+def pause():
+    """Pause or resume a queue or a task type from the dashboard."""
+    if not ActionForm().validate_on_submit():
+        abort(400, "the form expired; reload the page and try again")
+    kind, name, action = (request.form.get(k, "") for k in ("kind", "name", "action"))
+    try:
+        if action == "pause":
+            pauses.pause(kind, name, current_user.id)
+            flash(f"Paused the {kind} {name}: its jobs wait until you resume it.", "success")
+        elif action == "resume":
+            pauses.resume(kind, name)
+            flash(f"Resumed the {kind} {name}.", "success")
+        else:
+            abort(400, "action must be pause or resume")
+    except pauses.PauseError as exc:
+        abort(400, str(exc))
+    return redirect(url_for("dashboard.index"))

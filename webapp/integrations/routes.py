@@ -1,0 +1,126 @@
+from flask import abort, flash, redirect, url_for
+from flask_login import current_user, login_required
+
+from tasks.integrations import process_integration_data
+from webapp.auth.forms import ActionForm
+from webapp.extensions import db
+from webapp.integrations import bp
+from webapp.integrations.forms import IntegrationForm
+from webapp.services import integrations as service
+from webapp.services.jobs import jobs_for_record
+from webapp.templating import render_page
+
+
+def _own(integration_id: int):
+    """The signed-in user's integration; anyone else's is simply not found."""
+    try:
+        return service.integration_for(integration_id, current_user.id)
+    except service.IntegrationError as exc:
+        abort(404, str(exc))
+
+
+def list_context(form: IntegrationForm | None = None) -> dict:
+    rows = service.integrations_of(current_user.id)
+    return {
+        "rows": rows,
+        "add_form": form or IntegrationForm(),
+        "form": ActionForm(),
+        "plugins": service.PLUGINS,
+        "any_processing": any(i.processing for i in rows),
+    }
+
+
+@bp.route("")
+@login_required
+def index():
+    return render_page(
+        "integrations/list.html", ("integrations_table",), live=True, **list_context()
+    )
+
+
+@bp.route("", methods=["POST"])
+@login_required
+def create():
+    form = IntegrationForm()
+    if form.validate_on_submit():
+        settings = {"tvmaze_id": form.tvmaze_id.data, "url": form.url.data}
+        try:
+            integration = service.create_integration(
+                current_user.id,
+                form.service.data,
+                form.name.data or "",
+                settings,
+                form.update_frequency_minutes.data,
+            )
+        except service.IntegrationError as exc:
+            form.service.errors.append(str(exc))
+        else:
+            flash(f"Added {integration.name}; it updates at the next check.", "success")
+            return redirect(url_for("integrations.show", integration_id=integration.id))
+    return render_page("integrations/list.html", ("integrations_table",), **list_context(form)), 422
+
+
+def detail_context(integration_id: int) -> dict:
+    integration = _own(integration_id)
+    jobs = jobs_for_record("integration", integration.id, 20)
+    return {
+        "integration": integration,
+        "jobs": jobs,
+        "next_update_at": service.next_update_at(integration),
+        "form": ActionForm(),
+    }
+
+
+@bp.route("/<int:integration_id>")
+@login_required
+def show(integration_id: int):
+    return render_page(
+        "integrations/show.html",
+        ("integration_status",),
+        live=True,
+        **detail_context(integration_id),
+    )
+
+
+def _checked_form() -> None:
+    if not ActionForm().validate_on_submit():
+        abort(400, "the form expired; reload the page and try again")
+
+
+@bp.route("/<int:integration_id>/fetch", methods=["POST"])
+@login_required
+def fetch(integration_id: int):
+    integration = _own(integration_id)
+    _checked_form()
+    if integration.processing:
+        flash(f"{integration.name} is already being updated.", "info")
+    else:
+        claimed = service.trigger_due(force=True, only_ids=[integration.id])
+        if claimed:
+            process_integration_data.dispatch(
+                integration.id, user_id=current_user.id, source=("integration", integration.id)
+            )
+            flash(f"Updating {integration.name} now.", "success")
+    return redirect(url_for("integrations.show", integration_id=integration.id))
+
+
+@bp.route("/<int:integration_id>/toggle", methods=["POST"])
+@login_required
+def toggle(integration_id: int):
+    integration = _own(integration_id)
+    _checked_form()
+    integration.active = not integration.active
+    db.session.commit()
+    flash(f"{integration.name} {'resumed' if integration.active else 'paused'}.", "success")
+    return redirect(url_for("integrations.index"))
+
+
+@bp.route("/<int:integration_id>/delete", methods=["POST"])
+@login_required
+def delete(integration_id: int):
+    integration = _own(integration_id)
+    _checked_form()
+    db.session.delete(integration)
+    db.session.commit()
+    flash(f"Deleted {integration.name}.", "success")
+    return redirect(url_for("integrations.index"))

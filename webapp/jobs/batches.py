@@ -1,0 +1,60 @@
+"""Batch pages: progress of jobs dispatched together, cancel, retry the failed ones."""
+
+from flask import abort, flash, redirect, url_for
+from flask_login import current_user, login_required
+
+from webapp.auth import role_required
+from webapp.auth.forms import ActionForm
+from webapp.jobs import bp
+from webapp.models.users import Role
+from webapp.services import batches
+from webapp.services import jobs as job_service
+from webapp.templating import render_page
+
+
+@bp.route("batches")
+@login_required
+def batch_list():
+    recent = batches.recent_batches(50)
+    return render_page(
+        "jobs/batches.html",
+        ("batch_table",),
+        live=True,
+        batches=recent,
+        any_open=any(b.batch.finished_at is None for b in recent),
+    )
+
+
+def batch_context(batch_id: int) -> dict:
+    try:
+        progress = batches.progress(batch_id)
+    except batches.BatchError as exc:
+        abort(404, str(exc))
+    return {"b": progress, "form": ActionForm()}
+
+
+@bp.route("batches/<int:batch_id>")
+@login_required
+def batch(batch_id: int):
+    return render_page("jobs/batch.html", ("batch_status",), live=True, **batch_context(batch_id))
+
+
+@bp.route("batches/<int:batch_id>/cancel", methods=["POST"])
+@role_required(Role.OPERATOR)
+def cancel_batch(batch_id: int):
+    batch_context(batch_id)
+    if not ActionForm().validate_on_submit():
+        abort(400, "the form expired; reload the page and try again")
+    flash(f"Cancelled {batches.cancel_batch(batch_id)} unfinished job(s).", "success")
+    return redirect(url_for("jobs.batch", batch_id=batch_id))
+
+
+@bp.route("batches/<int:batch_id>/retry-failed", methods=["POST"])
+@role_required(Role.OPERATOR)
+def retry_batch(batch_id: int):
+    batch_context(batch_id)
+    if not ActionForm().validate_on_submit():
+        abort(400, "the form expired; reload the page and try again")
+    new_ids, _ = job_service.retry_jobs(batches.failed_job_ids(batch_id), current_user.id)
+    flash(f"Retried {len(new_ids)} failed job(s) of the batch.", "success")
+    return redirect(url_for("jobs.batch", batch_id=batch_id))

@@ -1,0 +1,46 @@
+from flask_wtf import FlaskForm
+from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import NumberRange, Optional
+
+from webapp.models.jobs import QUEUES, JobStatus
+
+
+def _choices(blank_label: str, values) -> list[SelectChoice]:
+    return [SelectChoice("", blank_label)] + [SelectChoice(v) for v in values]
+
+
+class JobFilterForm(FlaskForm):
+    """The /jobs filters, read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        "Status",
+        choices=_choices("any status", [s.value for s in JobStatus]),
+        validators=[Optional()],
+    )
+    task = StringField("Task", validators=[Optional()])
+    queue = SelectField("Queue", choices=_choices("any queue", QUEUES), validators=[Optional()])
+    source_type = StringField("Record type", validators=[Optional()])
+    source_id = IntegerField("Record id", validators=[Optional(), NumberRange(min=1)])
+    batch_id = IntegerField("Batch", validators=[Optional(), NumberRange(min=1)])
+    cursor = IntegerField(validators=[Optional(), NumberRange(min=1)])
+
+
+class FailedFilterForm(FlaskForm):
+    """The /failed filters: task, queue, error text and when it failed."""
+
+    class Meta:
+        csrf = False
+
+    task = StringField("Task", validators=[Optional()])
+    queue = SelectField("Queue", choices=_choices("any queue", QUEUES), validators=[Optional()])
+    error = StringField("Error contains", validators=[Optional()])
+    since = DateTimeLocalField(
+        "Failed after", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
+    )
+    until = DateTimeLocalField(
+        "Failed before", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
+    )

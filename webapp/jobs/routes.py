@@ -1,0 +1,169 @@
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from tasks.tracking import registered_tasks
+from webapp.auth import role_required
+from webapp.auth.forms import ActionForm
+from webapp.extensions import db
+from webapp.jobs import bp
+from webapp.jobs.forms import FailedFilterForm, JobFilterForm
+from webapp.models.jobs import JobLog
+from webapp.models.users import Role
+from webapp.services import jobs as job_service
+from webapp.services.jobs import JobError, JobFilters
+from webapp.templating import render_page
+
+
+def jobs_context() -> dict:
+    form = JobFilterForm(request.args)
+    if not form.validate():
+        abort(400, "; ".join(f"{name}: {', '.join(errs)}" for name, errs in form.errors.items()))
+    filters = JobFilters(
+        status=form.status.data or None,
+        task=(form.task.data or "").strip() or None,
+        queue=form.queue.data or None,
+        source_type=(form.source_type.data or "").strip() or None,
+        source_id=form.source_id.data,
+        batch_id=form.batch_id.data,
+    )
+    page, next_cursor = job_service.list_jobs(
+        filters, limit=current_app.config["JOBS_PAGE_SIZE"], before_id=form.cursor.data
+    )
+    return {
+        "form": form,
+        "filters": filters,
+        "jobs": page,
+        "next_cursor": next_cursor,
+        "first_page": form.cursor.data is None,
+        "any_active": any(job.is_active for job in page),
+        "task_names": registered_tasks(),
+    }
+
+
+@bp.route("jobs")
+@login_required
+def index():
+    return render_page("jobs/list.html", ("job_table",), live=True, **jobs_context())
+
+
+def job_context(job_id: int) -> dict:
+    job = job_service.get_job(job_id)
+    return {
+        "job": job,
+        "retried_by": job_service.retried_by(job.id),
+        "retry_of_job": db.session.get(JobLog, job.retry_of) if job.retry_of else None,
+        "form": ActionForm(),
+    }
+
+
+@bp.route("jobs/<int:job_id>")
+@login_required
+def show(job_id: int):
+    return render_page("jobs/show.html", ("job_status",), live=True, **job_context(job_id))
+
+
+def _act(job_id: int, action) -> object:
+    if not ActionForm().validate_on_submit():
+        abort(400, "the form expired; reload the page and try again")
+    try:
+        return action()
+    except JobError as exc:
+        if exc.code == "not_found":
+            raise
+        flash(str(exc), "error")
+        return None
+
+
+@bp.route("jobs/<int:job_id>/cancel", methods=["POST"])
+@role_required(Role.OPERATOR)
+def cancel(job_id: int):
+    if _act(job_id, lambda: job_service.cancel_job(job_id)) is not None:
+        flash(f"Job {job_id} cancelled.", "success")
+    return redirect(url_for("jobs.show", job_id=job_id))
+
+
+@bp.route("jobs/<int:job_id>/retry", methods=["POST"])
+@role_required(Role.OPERATOR)
+def retry(job_id: int):
+    new_id = _act(job_id, lambda: job_service.retry_job(job_id, current_user.id))
+    if new_id is None:
+        return redirect(url_for("jobs.show", job_id=job_id))
+    flash(f"Job {job_id} retried as job {new_id}.", "success")
+    return redirect(url_for("jobs.show", job_id=new_id))
+
+
+def failed_filters(source) -> job_service.FailedFilters:
+    """The failed list's filters from the query string or a submitted form; 400 when bad."""
+    form = FailedFilterForm(source)
+    if not form.validate():
+        abort(400, "; ".join(f"{name}: {', '.join(errs)}" for name, errs in form.errors.items()))
+    return job_service.FailedFilters(
+        task=(form.task.data or "").strip() or None,
+        queue=form.queue.data or None,
+        error=(form.error.data or "").strip() or None,
+        since=form.since.data,
+        until=form.until.data,
+    )
+
+
+def failed_context() -> dict:
+    filters = failed_filters(request.args)
+    query = job_service.failed_jobs_query(filters)
+    failed = list(db.session.scalars(query.order_by(JobLog.id.desc()).limit(200)))
+    return {
+        "failed": failed,
+        "total": db.session.scalar(select(func.count()).select_from(query.subquery())),
+        "filters": filters,
+        "filter_form": FailedFilterForm(request.args),
+        "form": ActionForm(),
+        "task_names": registered_tasks(),
+    }
+
+
+@bp.route("failed")
+@login_required
+def failed():
+    return render_page("jobs/failed.html", ("failed_table",), live=True, **failed_context())
+
+
+def _selected_ids() -> list[int]:
+    return [int(v) for v in request.form.getlist("ids") if v.isdigit()]
+
+
+@bp.route("failed/retry", methods=["POST"])
+@role_required(Role.OPERATOR)
+def retry_failed():
+    """Retry the failed jobs ticked on the page, or every one matching the filters."""
+    if not ActionForm().validate_on_submit():
+        abort(400, "the form expired; reload the page and try again")
+    filters = failed_filters(request.form)
+    ids = job_service.failed_job_ids(filters) if request.form.get("all") == "1" else _selected_ids()
+    if not ids:
+        flash("No failed jobs were selected.", "info")
+    else:
+        new_ids, problems = job_service.retry_jobs(ids, current_user.id)
+        flash(f"Retried {len(new_ids)} failed job(s).", "success")
+        for problem in problems[:5]:
+            flash(problem, "error")
+    return redirect(url_for("jobs.failed", **filters.as_query()))
+
+
+@bp.route("failed/delete", methods=["POST"])
+@role_required(Role.ADMIN)
+def delete_failed():
+    if not ActionForm().validate_on_submit():
+        abort(400, "the form expired; reload the page and try again")
+    deleted = job_service.delete_finished_jobs(_selected_ids())
+    flash(f"Deleted {deleted} failed job record(s).", "success")
+    return redirect(url_for("jobs.failed", **failed_filters(request.form).as_query()))
+
+
+@bp.route("failed/flush", methods=["POST"])
+@role_required(Role.ADMIN)
+def flush_failed():
+    if not ActionForm().validate_on_submit():
+        abort(400, "the form expired; reload the page and try again")
+    deleted = job_service.flush_failed()
+    flash(f"Deleted {deleted} failed job record(s).", "success")
+    return redirect(url_for("jobs.failed"))

@@ -1,0 +1,31 @@
+"""The database models, one module per area."""
+
+from webapp.models.integrations import Integration, RateLimitBucket
+from webapp.models.jobs import Alert, Consumer, JobBatch, JobLog, JobStatus, Lock, Pause
+from webapp.models.schedules import Schedule, ScheduleRun
+from webapp.models.series import Episode, Series, SyncStatus
+from webapp.models.transfers import Export, FailedImportRow, Import
+from webapp.models.users import ApiToken, Role, User
+
+__all__ = [
+    "Alert",
+    "ApiToken",
+    "Consumer",
+    "JobBatch",
+    "Lock",
+    "Pause",
+    "Episode",
+    "Export",
+    "FailedImportRow",
+    "Import",
+    "Integration",
+    "JobLog",
+    "JobStatus",
+    "RateLimitBucket",
+    "Role",
+    "Schedule",
+    "ScheduleRun",
+    "Series",
+    "SyncStatus",
+    "User",
+]

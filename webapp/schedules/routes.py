@@ -1,0 +1,214 @@
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from webapp.auth import role_required
+from webapp.auth.forms import ActionForm
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.users import Role
+from webapp.schedules import bp
+from webapp.schedules.forms import ScheduleForm, parameters_from_text, parameters_to_text
+from webapp.services import commands, timing
+from webapp.services import schedules as service
+from webapp.services.jobs import jobs_for_record
+from webapp.templating import render_fragment, render_page
+
+
+def list_context() -> dict:
+    rows = service.list_schedules()
+    return {
+        "rows": rows,
+        "last_runs": {s.id: service.last_run(s.id) for s in rows},
+        "describe": timing.describe,
+        "form": ActionForm(),
+    }
+
+
+@bp.route("")
+@login_required
+def index():
+    return render_page("schedules/list.html", ("schedule_table",), live=True, **list_context())
+
+
+def _schedule(schedule_id: int):
+    try:
+        return service.get_schedule(schedule_id)
+    except service.ScheduleError as exc:
+        abort(404, str(exc))
+
+
+def _form_data(form: ScheduleForm) -> dict:
+    data = {
+        "name": form.name.data,
+        "description": form.description.data or "",
+        "command": form.command.data,
+        "parameters": parameters_from_text(form.parameters.data),
+        "timezone": (form.timezone.data or "UTC").strip(),
+        "queue": form.queue.data,
+        "active": bool(form.active.data),
+        "without_overlapping": bool(form.without_overlapping.data),
+        "success_window_minutes": form.success_window_minutes.data,
+    }
+    if form.preset.data:
+        data |= {
+            "preset": form.preset.data,
+            "preset_at": form.preset_at.data or "",
+            "preset_day": form.preset_day.data or "",
+            "preset_hours": form.preset_hours.data or "",
+        }
+    else:
+        data["cron"] = form.cron.data or ""
+    return data
+
+
+def _save(form: ScheduleForm, schedule=None):
+    """Create or update from the form; None with errors on the form when it is refused."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        if schedule is None:
+            return service.create_schedule(_form_data(form), current_user.id)
+        return service.update_schedule(schedule, _form_data(form))
+    except service.ScheduleError as exc:
+        db.session.rollback()
+        field = getattr(form, exc.field or "", None) or (
+            form.cron if exc.field == "cron" else form.name
+        )
+        if exc.field == "cron" and form.preset.data:
+            field = form.preset
+        field.errors = [*field.errors, str(exc)]
+        return None
+
+
+def _editor(form: ScheduleForm, schedule=None, status: int = 200):
+    return render_page(
+        "schedules/edit.html",
+        ("preview",),
+        form=form,
+        schedule=schedule,
+        options={c: commands.options_of(c) for c in commands.SCHEDULABLE},
+        preview=_preview(form.cron.data or "", form.timezone.data or "UTC"),
+    ), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(Role.OPERATOR)
+def new():
+    form = ScheduleForm()
+    schedule = _save(form) if request.method == "POST" else None
+    if schedule is not None:
+        flash(f"Created the schedule {schedule.name}.", "success")
+        return redirect(url_for("schedules.show", schedule_id=schedule.id))
+    return _editor(form, status=422 if request.method == "POST" else 200)
+
+
+@bp.route("/<int:schedule_id>/edit", methods=["GET", "POST"])
+@role_required(Role.OPERATOR)
+def edit(schedule_id: int):
+    schedule = _schedule(schedule_id)
+    form = ScheduleForm(obj=schedule) if request.method == "GET" else ScheduleForm()
+    if request.method == "GET":
+        form.parameters.data = parameters_to_text(schedule.parameters)
+    elif _save(form, schedule) is not None:
+        flash(f"Saved the schedule {schedule.name}.", "success")
+        return redirect(url_for("schedules.show", schedule_id=schedule.id))
+    return _editor(form, schedule, 422 if request.method == "POST" else 200)
+
+
+def _preview(cron: str, tz: str, preset: dict | None = None) -> dict:
+    """The plain-words description and the next five runs, or what is wrong."""
+    try:
+        expression = timing.preset_cron(**preset) if preset and preset.get("preset") else cron
+        if not expression:
+            return {"error": None}
+        runs = timing.next_runs(expression, tz, utcnow(), 5)
+        zone = timing.zone(tz)
+        return {
+            "cron": timing.validate_cron(expression),
+            "description": timing.describe(expression),
+            "runs": [r.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z") for r in runs],
+            "error": None,
+        }
+    except timing.TimingError as exc:
+        return {"error": str(exc)}
+
+
+@bp.route("/preview")
+@login_required
+def preview():
+    """The timing preview, re-rendered by htmx as the form is typed in."""
+    args = request.args
+    preset = {
+        "preset": args.get("preset", ""),
+        "at": args.get("preset_at", ""),
+        "day": args.get("preset_day", ""),
+        "hours": args.get("preset_hours", ""),
+    }
+    return render_fragment(
+        "schedules/edit.html",
+        "preview",
+        preview=_preview(args.get("cron", ""), args.get("timezone") or "UTC", preset),
+    )
+
+
+def detail_context(schedule_id: int) -> dict:
+    schedule = _schedule(schedule_id)
+    runs = service.runs_of(schedule.id, 50)
+    jobs = jobs_for_record("schedule", schedule.id, 10)
+    return {
+        "schedule": schedule,
+        "runs": runs,
+        "jobs": jobs,
+        "description": timing.describe(schedule.cron),
+        "any_active": any(r.status in ("pending", "running") for r in runs),
+        "form": ActionForm(),
+    }
+
+
+@bp.route("/<int:schedule_id>")
+@login_required
+def show(schedule_id: int):
+    return render_page(
+        "schedules/show.html", ("schedule_runs",), live=True, **detail_context(schedule_id)
+    )
+
+
+def _checked() -> None:
+    if not ActionForm().validate_on_submit():
+        abort(400, "the form expired; reload the page and try again")
+
+
+@bp.route("/<int:schedule_id>/toggle", methods=["POST"])
+@role_required(Role.OPERATOR)
+def toggle(schedule_id: int):
+    schedule = _schedule(schedule_id)
+    _checked()
+    service.update_schedule(schedule, {"active": not schedule.active})
+    if request.headers.get("HX-Request"):
+        return render_page("schedules/list.html", ("schedule_table",), **list_context())
+    return redirect(url_for("schedules.index"))
+
+
+@bp.route("/<int:schedule_id>/run", methods=["POST"])
+@role_required(Role.OPERATOR)
+def run_now(schedule_id: int):
+    from tasks.schedules import dispatch_run
+
+    schedule = _schedule(schedule_id)
+    _checked()
+    dispatch_run(service.manual_run(schedule), user_id=current_user.id)
+    flash(f"Running {schedule.name} now.", "success")
+    if request.headers.get("HX-Request"):
+        return render_page("schedules/list.html", ("schedule_table",), **list_context())
+    return redirect(url_for("schedules.show", schedule_id=schedule.id))
+
+
+@bp.route("/<int:schedule_id>/delete", methods=["POST"])
+@role_required(Role.ADMIN)
+def delete(schedule_id: int):
+    schedule = _schedule(schedule_id)
+    _checked()
+    db.session.delete(schedule)
+    db.session.commit()
+    flash(f"Deleted the schedule {schedule.name}.", "success")
+    return redirect(url_for("schedules.index"))

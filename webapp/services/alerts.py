@@ -1,0 +1,103 @@
+"""Alerts: raised once when something needs an operator, cleared when it no longer does,
+shown on the dashboard and POSTed to ALERT_WEBHOOK_URL."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import httpx
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.jobs import Alert, JobLog, JobStatus
+
+log = logging.getLogger(__name__)
+FAILURE_RATE_KEY = "failures-last-hour"
+
+
+def open_alerts() -> list[Alert]:
+    return list(
+        db.session.scalars(select(Alert).where(Alert.cleared_at.is_(None)).order_by(Alert.id))
+    )
+
+
+def raise_alert(key: str, message: str) -> Alert | None:
+    """Open the alert ``key`` unless it is open already; returns it only when newly raised."""
+    alert = Alert(key=key, message=message)
+    db.session.add(alert)
+    try:
+        db.session.commit()
+    except IntegrityError:  # already open: one alert, not one per occurrence
+        db.session.rollback()
+        return None
+    notify(alert, "raised")
+    return alert
+
+
+def clear_alert(key: str) -> bool:
+    result = db.session.execute(
+        update(Alert)
+        .where(Alert.key == key, Alert.cleared_at.is_(None))
+        .values(cleared_at=utcnow())
+    )
+    db.session.commit()
+    if result.rowcount:
+        notify(Alert(key=key, message=f"{key} cleared"), "cleared")
+    return bool(result.rowcount)
+
+
+def notify(alert: Alert, state: str) -> None:
+    """POST the alert to ALERT_WEBHOOK_URL; a webhook that fails is logged, never raised."""
+    url = current_app.config.get("ALERT_WEBHOOK_URL")
+    body = {"alert": alert.key, "state": state, "message": alert.message}
+    log.warning("alert %s: %s", state, alert.message)
+    if not url:
+        return
+    try:
+        httpx.post(url, json=body, timeout=10).raise_for_status()
+        if alert.id is not None:
+            alert.notified = True
+            db.session.commit()
+    except httpx.HTTPError as exc:
+        log.error("could not POST the alert to %s: %s", url, exc)
+
+
+def check_failure_rate() -> None:
+    """Raise the failure alert when more than ALERT_FAILED_PER_HOUR jobs failed in the last
+    hour; clear it when the rate falls back."""
+    limit = current_app.config["ALERT_FAILED_PER_HOUR"]
+    failed = db.session.scalar(
+        select(func.count()).where(
+            JobLog.status == JobStatus.FAILED.value,
+            JobLog.finished_at >= utcnow() - timedelta(hours=1),
+        )
+    )
+    if failed > limit:
+        raise_alert(
+            FAILURE_RATE_KEY, f"{failed} jobs failed in the last hour (the limit is {limit})."
+        )
+    else:
+        clear_alert(FAILURE_RATE_KEY)
+
+
+def check_schedules() -> None:
+    """One alert per active schedule with no successful run within its owner's window."""
+    from webapp.services.schedules import overdue_for_success
+
+    late = {s.id: s for s in overdue_for_success()}
+    for schedule in late.values():
+        raise_alert(
+            f"schedule:{schedule.id}",
+            f"The schedule {schedule.name!r} has not succeeded within "
+            f"{schedule.success_window_minutes} minutes.",
+        )
+    open_keys = db.session.scalars(
+        select(Alert.key).where(Alert.cleared_at.is_(None), Alert.key.like("schedule:%"))
+    )
+    for key in list(open_keys):
+        if int(key.split(":", 1)[1]) not in late:
+            clear_alert(key)

@@ -1,0 +1,317 @@
+"""Exports: datasets streamed to CSV, JSON Lines or XLSX in constant memory, under DATA_DIR."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+from openpyxl import Workbook
+from sqlalchemy import Select, func, or_, select, update
+
+from webapp.extensions import db
+from webapp.models.base import isoformat, utcnow
+from webapp.models.jobs import JobLog
+from webapp.models.schedules import ScheduleRun
+from webapp.models.series import Episode, Series
+from webapp.models.transfers import Export
+from webapp.services.files import neutralise
+from webapp.services.ownership import owned, owned_list
+
+FORMATS = ("csv", "jsonl", "xlsx")
+BATCH = 2000
+
+
+class ExportError(ValueError):
+    """An export request that cannot be carried out."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    model: Any
+    columns: tuple[str, ...]
+    search: tuple[str, ...]  # columns searched by the `search` filter
+    status_column: str | None
+    time_column: str
+
+
+DATASETS = {
+    d.name: d
+    for d in (
+        Dataset(
+            "job_logs",
+            JobLog,
+            (
+                "id",
+                "task",
+                "queue",
+                "status",
+                "progress",
+                "attempts",
+                "max_attempts",
+                "message",
+                "error",
+                "source_type",
+                "source_id",
+                "user_id",
+                "batch_id",
+                "retry_of",
+                "created_at",
+                "started_at",
+                "finished_at",
+            ),
+            ("task", "error", "message"),
+            "status",
+            "created_at",
+        ),
+        Dataset(
+            "series",
+            Series,
+            (
+                "id",
+                "name",
+                "tvmaze_id",
+                "tvdb_id",
+                "imdb_id",
+                "status",
+                "premiered",
+                "network",
+                "upstream_state",
+                "data_last_updated_at",
+                "created_at",
+            ),
+            ("name",),
+            "status",
+            "created_at",
+        ),
+        Dataset(
+            "episodes",
+            Episode,
+            (
+                "id",
+                "series_id",
+                "tvmaze_id",
+                "season",
+                "number",
+                "name",
+                "airdate",
+                "sync_status",
+                "last_error",
+                "data_last_updated_at",
+            ),
+            ("name",),
+            "sync_status",
+            "created_at",
+        ),
+        Dataset(
+            "schedule_runs",
+            ScheduleRun,
+            (
+                "id",
+                "schedule_id",
+                "due_at",
+                "status",
+                "trigger",
+                "started_at",
+                "finished_at",
+                "exit_code",
+                "output",
+                "job_log_id",
+            ),
+            ("output",),
+            "status",
+            "due_at",
+        ),
+    )
+}
+
+
+def _date(value: Any, name: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ExportError(f"filters.{name} must be a date like 2026-01-31") from None
+
+
+def clean_request(dataset: str, fmt: str, filters: dict[str, Any] | None) -> dict[str, Any]:
+    if dataset not in DATASETS:
+        raise ExportError(f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)}")
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    filters = filters or {}
+    if not isinstance(filters, dict):
+        raise ExportError("filters must be an object")
+    unknown = set(filters) - {"status", "since", "until", "search"}
+    if unknown:
+        raise ExportError(
+            f"unknown filters: {', '.join(sorted(unknown))} (use status, since, until, search)"
+        )
+    _date(filters.get("since"), "since")
+    _date(filters.get("until"), "until")
+    return {k: str(v) for k, v in filters.items() if v not in (None, "")}
+
+
+def query_for(dataset: Dataset, filters: dict[str, str]) -> Select:
+    model = dataset.model
+    stmt = select(*(getattr(model, c) for c in dataset.columns))
+    if filters.get("status") and dataset.status_column:
+        stmt = stmt.where(getattr(model, dataset.status_column) == filters["status"])
+    since, until = _date(filters.get("since"), "since"), _date(filters.get("until"), "until")
+    time_column = getattr(model, dataset.time_column)
+    if since:
+        stmt = stmt.where(time_column >= since)
+    if until:
+        stmt = stmt.where(
+            time_column < until + timedelta(days=1) if len(filters["until"]) == 10 else until
+        )
+    if filters.get("search"):
+        like = f"%{filters['search']}%"
+        stmt = stmt.where(or_(*(getattr(model, c).ilike(like) for c in dataset.search)))
+    return stmt.order_by(model.id)
+
+
+def start_export(dataset: str, fmt: str, filters: dict | None, user_id: int | None) -> Export:
+    export = Export(
+        dataset=dataset, format=fmt, filters=clean_request(dataset, fmt, filters), user_id=user_id
+    )
+    db.session.add(export)
+    db.session.commit()
+    return export
+
+
+def get_export(export_id: int, user_id: int | None, is_admin: bool) -> Export:
+    """The export, only for its owner or an admin; anyone else gets "not found"."""
+    export = owned(Export, export_id, user_id, is_admin)
+    if export is None:
+        raise ExportError(f"export {export_id} not found")
+    return export
+
+
+def exports_of(user_id: int | None, is_admin: bool, limit: int = 50) -> list[Export]:
+    return owned_list(Export, user_id, is_admin, limit)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return isoformat(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _rows(stmt: Select) -> Iterator[tuple]:
+    """Stream rows from the database without loading them all."""
+    with db.engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(stmt)
+        yield from result
+
+
+def write_export(export_id: int, report: Callable[..., None] | None = None) -> Export:
+    """Write the export to a temporary file in constant memory, then rename it into place."""
+    export = db.session.get(Export, export_id)
+    dataset = DATASETS[export.dataset]
+    stmt = query_for(dataset, export.filters)
+    export.status = "running"
+    export.total_rows = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    db.session.commit()
+    folder = Path(current_app.config["DATA_DIR"]) / "exports"
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"export-{export.id}-{export.dataset}.{export.format}"
+    temporary = final.with_name(final.name + ".part")
+    written = 0
+
+    def progress(count: int) -> None:
+        db.session.execute(update(Export).where(Export.id == export_id).values(rows=count))
+        db.session.commit()
+        if report:
+            report(
+                progress=100 * count / max(export.total_rows or 1, 1),
+                message=f"{count} of {export.total_rows} rows",
+            )
+
+    try:
+        written = WRITERS[export.format](temporary, dataset.columns, _rows(stmt), progress)
+        os.replace(temporary, final)
+    except Exception as exc:
+        temporary.unlink(missing_ok=True)
+        db.session.rollback()
+        export.status, export.error, export.finished_at = "failed", str(exc), utcnow()
+        db.session.commit()
+        raise
+    export.status, export.rows, export.path = "completed", written, str(final)
+    export.size = final.stat().st_size
+    export.finished_at = utcnow()
+    export.expires_at = export.finished_at + timedelta(
+        days=current_app.config["EXPORT_EXPIRY_DAYS"]
+    )
+    db.session.commit()
+    return export
+
+
+def _write_csv(path: Path, columns, rows, progress) -> int:
+    count = 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([neutralise(_plain(v)) for v in row])
+            count += 1
+            if count % 10_000 == 0:
+                progress(count)
+    return count
+
+
+def _write_jsonl(path: Path, columns, rows, progress) -> int:
+    count = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(
+                json.dumps(dict(zip(columns, (_plain(v) for v in row), strict=True)), default=str)
+                + "\n"
+            )
+            count += 1
+            if count % 10_000 == 0:
+                progress(count)
+    return count
+
+
+def _write_xlsx(path: Path, columns, rows, progress) -> int:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("export")
+    sheet.append(list(columns))
+    count = 0
+    for row in rows:
+        # write-only cells starting with "=" would be formulas: neutralise them
+        sheet.append([neutralise(_plain(v)) for v in row])
+        count += 1
+        if count % 10_000 == 0:
+            progress(count)
+    with open(path, "wb") as f:
+        workbook.save(f)
+    return count
+
+
+WRITERS = {"csv": _write_csv, "jsonl": _write_jsonl, "xlsx": _write_xlsx}
+
+
+def delete_expired(now: datetime | None = None) -> int:
+    """Delete the files of exports past their expiry; returns how many."""
+    now = now or utcnow()
+    expired = db.session.scalars(
+        select(Export).where(Export.expires_at < now, Export.status == "completed")
+    ).all()
+    for export in expired:
+        if export.path:
+            Path(export.path).unlink(missing_ok=True)
+        export.status, export.path = "expired", None
+    db.session.commit()
+    return len(expired)

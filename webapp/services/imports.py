@@ -1,0 +1,379 @@
+"""Imports: an importer registry, uploads, dry runs and chunked runs with per-row errors."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+from flask import current_app
+from sqlalchemy import insert, select
+from werkzeug.datastructures import MultiDict
+from wtforms import Form, IntegerField, StringField
+from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
+
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.integrations import Integration
+from webapp.models.series import Series
+from webapp.models.transfers import FailedImportRow, Import
+from webapp.services.files import FileRefused, csv_text, read_table
+from webapp.services.ownership import owned, owned_list
+
+CHUNK_SIZE = 500
+
+
+class ImportRequestError(ValueError):
+    """An import request that cannot be carried out (unknown importer or id)."""
+
+
+class Importer:
+    """One kind of import: its columns, a WTForms form to validate a row, and how to save it."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    required: ClassVar[tuple[str, ...]]
+    optional: ClassVar[tuple[str, ...]] = ()
+    # Columns accepted and not used (e.g. those an export of the same data adds).
+    ignored: ClassVar[tuple[str, ...]] = ()
+    form: ClassVar[type[Form]]
+
+    def check_header(self, header: list[str]) -> None:
+        missing = [c for c in self.required if c not in header]
+        unknown = [c for c in header if c and c not in self.required + self.optional + self.ignored]
+        problems = []
+        if missing:
+            problems.append(f"missing column(s): {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unknown column(s): {', '.join(unknown)}")
+        if problems:
+            expected = ", ".join(self.required + self.optional)
+            raise FileRefused(f"{'; '.join(problems)} (expected: {expected})")
+
+    def validate(self, row: dict[str, str], user_id: int | None) -> tuple[dict | None, dict]:
+        """(clean values, {}) or (None, {field: [messages]})."""
+        wanted = self.required + self.optional
+        form = self.form(formdata=MultiDict({k: v for k, v in row.items() if v and k in wanted}))
+        if not form.validate():
+            return None, {k: list(v) for k, v in form.errors.items()}
+        return self.clean(form), {}
+
+    def clean(self, form: Form) -> dict:
+        return {name: field.data for name, field in form._fields.items()}
+
+    def save(self, values: dict, user_id: int | None, dry_run: bool) -> str:
+        """Create or update a record; returns "created" or "updated" (nothing written if dry)."""
+        raise NotImplementedError
+
+    def save_many(self, values: list[dict], user_id: int | None, dry_run: bool) -> list[str]:
+        """Save a chunk of rows; importers may do it in fewer queries."""
+        return [self.save(v, user_id, dry_run) for v in values]
+
+
+class SeriesRowForm(Form):
+    name = StringField(validators=[Optional(), Length(max=255)])
+    tvmaze_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    tvdb_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if ok and not self.tvmaze_id.data and not self.tvdb_id.data:
+            self.tvmaze_id.errors = ["give a tvmaze_id or a tvdb_id"]
+            return False
+        return ok
+
+
+class SeriesImporter(Importer):
+    name = "series"
+    label = "Series (name, tvmaze_id, tvdb_id)"
+    required = ("name", "tvmaze_id", "tvdb_id")
+    # A CSV export of the series dataset imports as it is.
+    ignored = (
+        "id",
+        "imdb_id",
+        "status",
+        "premiered",
+        "network",
+        "upstream_state",
+        "data_last_updated_at",
+        "created_at",
+    )
+    form = SeriesRowForm
+
+    def save_many(self, values: list[dict], user_id: int | None, dry_run: bool) -> list[str]:
+        return _series_save_many(values, user_id, dry_run)
+
+    def save(self, values: dict, user_id: int | None, dry_run: bool) -> str:
+        [outcome] = _series_save_many([values], user_id, dry_run)
+        return outcome
+
+
+def _series_save_many(values: list[dict], user_id: int | None, dry_run: bool) -> list[str]:
+    """Two queries find the existing series of a whole chunk; one flush writes it."""
+    tvmaze_ids = {v["tvmaze_id"] for v in values if v["tvmaze_id"]}
+    tvdb_ids = {v["tvdb_id"] for v in values if v["tvdb_id"]}
+    by_tvmaze = {
+        s.tvmaze_id: s
+        for s in db.session.scalars(select(Series).where(Series.tvmaze_id.in_(tvmaze_ids)))
+    }
+    by_tvdb = {
+        s.tvdb_id: s for s in db.session.scalars(select(Series).where(Series.tvdb_id.in_(tvdb_ids)))
+    }
+    outcomes = []
+    with db.session.no_autoflush:
+        for v in values:
+            series = by_tvmaze.get(v["tvmaze_id"]) or by_tvdb.get(v["tvdb_id"])
+            outcomes.append("updated" if series else "created")
+            if dry_run:  # count only; a later row with the same id would be an update
+                by_tvmaze.setdefault(v["tvmaze_id"], series or True)
+                by_tvdb.setdefault(v["tvdb_id"], series or True)
+                continue
+            if series is None:
+                series = Series(added_by_id=user_id)
+                db.session.add(series)
+            series.name = v["name"] or series.name
+            series.tvmaze_id = v["tvmaze_id"] or series.tvmaze_id
+            series.tvdb_id = v["tvdb_id"] or series.tvdb_id
+            if series.tvmaze_id:
+                by_tvmaze[series.tvmaze_id] = series
+            if series.tvdb_id:
+                by_tvdb[series.tvdb_id] = series
+    if not dry_run:
+        db.session.flush()
+    return outcomes
+
+
+class IntegrationRowForm(Form):
+    service = StringField(validators=[DataRequired()])
+    name = StringField(validators=[DataRequired(), Length(max=100)])
+    update_frequency_minutes = IntegerField(validators=[DataRequired(), NumberRange(min=1)])
+    tvmaze_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    url = StringField(validators=[Optional(), URL(require_tld=False)])
+
+
+class IntegrationsImporter(Importer):
+    name = "integrations"
+    label = "Integrations, for the importing user (service, name, update_frequency_minutes, …)"
+    required = ("service", "name", "update_frequency_minutes")
+    optional = ("tvmaze_id", "url")
+    form = IntegrationRowForm
+
+    def validate(self, row: dict[str, str], user_id: int | None) -> tuple[dict | None, dict]:
+        from webapp.services.integrations import IntegrationError, plugin_for
+
+        values, errors = super().validate(row, user_id)
+        if values is None:
+            return None, errors
+        try:
+            values["settings"] = plugin_for(values["service"]).clean_settings(values)
+        except IntegrationError as exc:
+            field, _, message = str(exc).partition(": ")
+            return None, {field if message else "service": [message or str(exc)]}
+        return values, {}
+
+    def save(self, values: dict, user_id: int | None, dry_run: bool) -> str:
+        if user_id is None:
+            raise ValueError("integrations are imported for a user")
+        existing = db.session.scalar(
+            select(Integration).where(
+                Integration.user_id == user_id, Integration.name == values["name"]
+            )
+        )
+        if not dry_run:
+            integration = existing or Integration(user_id=user_id, name=values["name"])
+            integration.service = values["service"]
+            integration.settings = values["settings"]
+            integration.update_frequency_minutes = values["update_frequency_minutes"]
+            db.session.add(integration)
+            db.session.flush()
+        return "updated" if existing else "created"
+
+
+IMPORTERS: dict[str, Importer] = {i.name: i for i in (SeriesImporter(), IntegrationsImporter())}
+
+
+def importer_for(name: str) -> Importer:
+    try:
+        return IMPORTERS[name]
+    except KeyError:
+        raise ImportRequestError(
+            f"unknown importer {name!r}; use one of {', '.join(IMPORTERS)}"
+        ) from None
+
+
+# -- uploads ---------------------------------------------------------------------------------
+
+
+def store_upload(
+    stream: IO[bytes], filename: str, importer: str, user_id: int | None, dry_run: bool
+) -> Import:
+    """Save an upload under DATA_DIR, check it can be read, and record the import.
+
+    Refused files (empty, binary, wrong header, too large) raise FileRefused and leave nothing.
+    """
+    imp = importer_for(importer)
+    folder = Path(current_app.config["DATA_DIR"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:6]}"
+    limit = current_app.config["IMPORT_MAX_BYTES"]
+    with open(path, "wb") as out:
+        shutil.copyfileobj(stream, out, 64 * 1024)
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise FileRefused(f"the file is larger than {limit // (1024 * 1024)} MB")
+        header, rows = read_table(path)
+        imp.check_header(header)
+        rows.close()
+    except FileRefused:
+        path.unlink(missing_ok=True)
+        raise
+    record = Import(
+        importer=importer,
+        filename=filename[:255] or "upload",
+        path=str(path),
+        size=size,
+        user_id=user_id,
+        dry_run=dry_run,
+    )
+    db.session.add(record)
+    db.session.commit()
+    return record
+
+
+def get_import(import_id: int, user_id: int | None = None, is_admin: bool = True) -> Import:
+    record = owned(Import, import_id, user_id, is_admin)
+    if record is None:
+        raise ImportRequestError(f"import {import_id} not found")
+    return record
+
+
+def imports_of(user_id: int | None, is_admin: bool, limit: int = 50) -> list[Import]:
+    return owned_list(Import, user_id, is_admin, limit)
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def run_import(import_id: int, report: Callable[..., None] | None = None) -> Import:
+    """Validate and save every row in chunks; refused rows are kept with their errors.
+
+    A dry run validates and counts what would be created or updated, and writes none of it.
+    """
+    record = db.session.get(Import, import_id)
+    imp = importer_for(record.importer)
+    record.status = "running"
+    db.session.commit()
+    try:
+        header, rows = read_table(Path(record.path))
+        imp.check_header(header)
+    except FileRefused as exc:
+        record.status, record.error, record.finished_at = "failed", str(exc), utcnow()
+        db.session.commit()
+        raise
+    # A quick first pass counts the rows, so that progress can be shown as a share of them.
+    _, counting = read_table(Path(record.path))
+    record.total_rows = sum(1 for _ in counting)
+    db.session.commit()
+    counts = {"created": 0, "updated": 0, "failed": 0, "total": 0}
+    failed: list[dict[str, Any]] = []
+    valid: list[tuple[int, dict, dict]] = []
+
+    def refuse(number: int, row: dict, errors: dict) -> None:
+        counts["failed"] += 1
+        failed.append({"import_id": record.id, "row_number": number, "data": row, "errors": errors})
+
+    def save_valid() -> None:
+        for (number, row, _), outcome in zip(
+            valid, _save_rows(imp, [v for _, _, v in valid], record), strict=True
+        ):
+            if isinstance(outcome, dict):
+                refuse(number, row, outcome)
+            else:
+                counts[outcome] += 1
+        valid.clear()
+
+    for number, row in rows:
+        counts["total"] += 1
+        values, errors = imp.validate(row, record.user_id)
+        if errors:
+            refuse(number, row, errors)
+        else:
+            valid.append((number, row, values))
+        if counts["total"] % CHUNK_SIZE == 0:
+            save_valid()
+            _save_chunk(record, counts, failed, report)
+    save_valid()
+    _save_chunk(record, counts, failed, report)
+    record.status, record.finished_at = "completed", utcnow()
+    db.session.commit()
+    return record
+
+
+def _save_rows(imp: Importer, values: list[dict], record: Import) -> list[str | dict]:
+    """Save a chunk at once; if the database refuses it, row by row so that only the rows it
+    refuses are refused (each outcome: "created", "updated" or the errors)."""
+    try:
+        with db.session.begin_nested():
+            return imp.save_many(values, record.user_id, record.dry_run)
+    except Exception:  # noqa: BLE001 - fall back to finding the rows at fault
+        pass
+    outcomes: list[str | dict] = []
+    for value in values:
+        try:
+            with db.session.begin_nested():
+                outcomes.append(imp.save(value, record.user_id, record.dry_run))
+        except Exception as exc:  # a row the database refuses (a duplicate id, …)
+            outcomes.append({"row": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]})
+    return outcomes
+
+
+def _save_chunk(record: Import, counts: dict, failed: list, report) -> None:
+    if failed:
+        db.session.execute(insert(FailedImportRow), failed)
+        failed.clear()
+    record.processed_rows = counts["total"]
+    record.total_rows = max(record.total_rows, counts["total"])
+    record.created_rows, record.updated_rows = counts["created"], counts["updated"]
+    record.failed_rows = counts["failed"]
+    db.session.commit()
+    if report:
+        report(
+            progress=100 * counts["total"] / max(record.total_rows, 1),
+            message=f"{counts['total']} of {record.total_rows} rows read, "
+            f"{counts['failed']} refused",
+        )
+
+
+def failed_rows(import_id: int, limit: int = 100, after_row: int = 0) -> list[FailedImportRow]:
+    return list(
+        db.session.scalars(
+            select(FailedImportRow)
+            .where(FailedImportRow.import_id == import_id, FailedImportRow.row_number > after_row)
+            .order_by(FailedImportRow.row_number)
+            .limit(limit)
+        )
+    )
+
+
+def failed_rows_csv(record: Import) -> str:
+    """The refused rows with their original columns and an `error` column, ready to fix."""
+    imp = importer_for(record.importer)
+    rows = list(
+        db.session.scalars(
+            select(FailedImportRow)
+            .where(FailedImportRow.import_id == record.id)
+            .order_by(FailedImportRow.row_number)
+        )
+    )
+    columns = list(imp.required + imp.optional)
+    for row in rows:
+        columns += [c for c in row.data if c not in columns]
+    body = [
+        [row.data.get(c, "") for c in columns]
+        + ["; ".join(f"{field}: {', '.join(msgs)}" for field, msgs in row.errors.items())]
+        for row in rows
+    ]
+    return csv_text([*columns, "error"], body)

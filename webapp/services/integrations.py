@@ -1,0 +1,232 @@
+"""Integrations: per-user polling of an outside service, each through a plugin.
+
+An integration is *due* when it was never updated or when its frequency has passed since its last
+success, and *processing* from the moment it is triggered until it succeeds or fails for good; a
+processing integration is never dispatched again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, timedelta
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import or_, select, update
+
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.integrations import Integration
+from webapp.services.tvmaze import UpstreamUnavailable, tvmaze
+
+MIN_FREQUENCY_MINUTES = 1
+
+
+class IntegrationError(Exception):
+    """Bad settings, an unknown service, or an integration that cannot be found."""
+
+
+class IntegrationPlugin:
+    """One kind of outside service. Subclasses name their settings and fetch a snapshot."""
+
+    service: ClassVar[str]
+    label: ClassVar[str]
+    settings_help: ClassVar[dict[str, str]]
+
+    def clean_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Validated settings; IntegrationError with a message per problem."""
+        raise NotImplementedError
+
+    def fetch(self, integration: Integration) -> dict[str, Any]:
+        """The current snapshot; UpstreamUnavailable when worth retrying."""
+        raise NotImplementedError
+
+
+class TVmazeUpcomingEpisodes(IntegrationPlugin):
+    """Follows one TVmaze show: its upcoming episodes."""
+
+    service = "tvmaze_upcoming"
+    label = "TVmaze: upcoming episodes of a show"
+    settings_help = {"tvmaze_id": "the show's TVmaze id, e.g. 82 for Game of Thrones"}
+
+    def clean_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        raw = str(settings.get("tvmaze_id", "")).strip()
+        if not raw.isdigit() or int(raw) <= 0:
+            raise IntegrationError("tvmaze_id: a positive whole number is required")
+        return {"tvmaze_id": int(raw)}
+
+    def fetch(self, integration: Integration) -> dict[str, Any]:
+        show_id = integration.settings["tvmaze_id"]
+        client = tvmaze()
+        show = client.show(show_id)
+        today = date.today().isoformat()
+        upcoming = [
+            {
+                "season": e.get("season"),
+                "number": e.get("number"),
+                "name": e.get("name"),
+                "airdate": e.get("airdate"),
+            }
+            for e in client.episodes(show_id)
+            if (e.get("airdate") or "") >= today
+        ]
+        return {"show": show.get("name"), "status": show.get("status"), "upcoming": upcoming}
+
+
+class JsonUrlPoller(IntegrationPlugin):
+    """Polls a JSON URL and keeps the latest document."""
+
+    service = "json_url"
+    label = "Any JSON URL: keep the latest snapshot"
+    settings_help = {"url": "an http(s) URL that answers with JSON"}
+
+    def clean_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        url = str(settings.get("url", "")).strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise IntegrationError("url: an http:// or https:// address is required")
+        return {"url": url}
+
+    def fetch(self, integration: Integration) -> dict[str, Any]:
+        url = integration.settings["url"]
+        try:
+            response = httpx.get(
+                url, timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=True
+            )
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"{url} cannot be reached ({exc})") from exc
+        if response.status_code >= 500:
+            raise UpstreamUnavailable(f"{url} answered {response.status_code}")
+        if response.status_code >= 400:
+            raise IntegrationError(f"{url} answered {response.status_code}")
+        try:
+            return {"body": response.json()}
+        except ValueError as exc:
+            raise IntegrationError(f"{url} did not answer with JSON") from exc
+
+
+PLUGINS: dict[str, IntegrationPlugin] = {
+    plugin.service: plugin for plugin in (TVmazeUpcomingEpisodes(), JsonUrlPoller())
+}
+
+
+def plugin_for(service: str) -> IntegrationPlugin:
+    try:
+        return PLUGINS[service]
+    except KeyError:
+        raise IntegrationError(
+            f"unknown service {service!r}; use one of {', '.join(sorted(PLUGINS))}"
+        ) from None
+
+
+# -- managing -------------------------------------------------------------------------------
+
+
+def create_integration(
+    user_id: int, service: str, name: str, settings: dict[str, Any], frequency_minutes: int
+) -> Integration:
+    plugin = plugin_for(service)
+    if frequency_minutes < MIN_FREQUENCY_MINUTES:
+        raise IntegrationError("the update frequency must be at least 1 minute")
+    integration = Integration(
+        user_id=user_id,
+        service=service,
+        name=name.strip() or plugin.label,
+        settings=plugin.clean_settings(settings),
+        update_frequency_minutes=frequency_minutes,
+    )
+    db.session.add(integration)
+    db.session.commit()
+    return integration
+
+
+def integration_for(integration_id: int, user_id: int | None = None) -> Integration:
+    """The integration, only if ``user_id`` owns it (None: anyone's, for commands and tasks)."""
+    integration = db.session.get(Integration, integration_id)
+    if integration is None or (user_id is not None and integration.user_id != user_id):
+        raise IntegrationError(f"integration {integration_id} not found")
+    return integration
+
+
+def integrations_of(user_id: int | None = None, service: str | None = None) -> list[Integration]:
+    stmt = select(Integration).order_by(Integration.id)
+    if user_id is not None:
+        stmt = stmt.where(Integration.user_id == user_id)
+    if service:
+        stmt = stmt.where(Integration.service == service)
+    return list(db.session.scalars(stmt))
+
+
+# -- the update cycle -----------------------------------------------------------------------
+
+NOT_PROCESSING = or_(
+    Integration.last_triggered_at.is_(None),
+    Integration.last_successful_update_at >= Integration.last_triggered_at,
+)
+
+
+def trigger_due(
+    service: str | None = None, force: bool = False, only_ids: list[int] | None = None
+) -> list[int]:
+    """Mark due integrations (all active ones with ``force``) triggered; returns their ids.
+
+    Each is claimed with a conditional UPDATE, so two checkers running at once never trigger the
+    same integration twice.
+    """
+    if service:
+        plugin_for(service)
+    stmt = select(Integration).where(Integration.active.is_(True), NOT_PROCESSING)
+    if service:
+        stmt = stmt.where(Integration.service == service)
+    if only_ids is not None:
+        stmt = stmt.where(Integration.id.in_(only_ids))
+    now = utcnow()
+    candidates = [i.id for i in db.session.scalars(stmt) if force or i.is_due(now)]
+    claimed = []
+    for integration_id in candidates:
+        result = db.session.execute(
+            update(Integration)
+            .where(Integration.id == integration_id, NOT_PROCESSING)
+            .values(last_triggered_at=now)
+        )
+        if result.rowcount:
+            claimed.append(integration_id)
+    db.session.commit()
+    return claimed
+
+
+def process(integration_id: int) -> str:
+    """Fetch a snapshot through the integration's plugin and record success."""
+    integration = integration_for(integration_id)
+    snapshot = plugin_for(integration.service).fetch(integration)
+    digest = hashlib.sha256(json.dumps(snapshot, sort_keys=True, default=str).encode()).hexdigest()
+    changed = digest != integration.data_hash
+    now = utcnow()
+    if changed:
+        integration.data = snapshot
+        integration.data_hash = digest
+        integration.data_changed_at = now
+    integration.last_successful_update_at = now
+    integration.last_error = None
+    db.session.commit()
+    return f"{integration.name}: {'changed' if changed else 'unchanged'}."
+
+
+def record_failure(integration_id: int, error: str) -> None:
+    """After the last attempt: clear the trigger so it can be due again, and keep the error."""
+    db.session.execute(
+        update(Integration)
+        .where(Integration.id == integration_id)
+        .values(last_triggered_at=None, last_error=error, last_error_at=utcnow())
+    )
+    db.session.commit()
+
+
+def next_update_at(integration: Integration):
+    if integration.last_successful_update_at is None:
+        return None
+    return integration.last_successful_update_at + timedelta(
+        minutes=integration.update_frequency_minutes
+    )

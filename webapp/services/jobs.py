@@ -1,0 +1,385 @@
+"""Reading and mending job logs: lists, statistics, cancel, retry and prune."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, Select, cast, delete, exists, func, select
+from sqlalchemy.orm import aliased
+
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
+from webapp.services.recorder import recorder
+
+
+class JobError(Exception):
+    """A request about a job that cannot be carried out; ``code`` names why."""
+
+    def __init__(self, message: str, code: str = "conflict") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    """The filters offered by /jobs, the API and ``jobs list``; None means any."""
+
+    status: str | None = None
+    task: str | None = None
+    queue: str | None = None
+    source_type: str | None = None
+    source_id: int | None = None
+    batch_id: int | None = None
+    user_id: int | None = None
+
+    def validate(self) -> None:
+        """Raise JobError for a status or queue that cannot exist."""
+        if self.status and self.status not in list(JobStatus):
+            raise JobError(
+                f"unknown status {self.status!r}; use one of {', '.join(JobStatus)}", "invalid"
+            )
+        if self.queue and self.queue not in QUEUES:
+            raise JobError(
+                f"unknown queue {self.queue!r}; use one of {', '.join(QUEUES)}", "invalid"
+            )
+
+    def as_query(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value not in (None, "")}
+
+    def apply(self, stmt: Select) -> Select:
+        for name, value in self.as_query().items():
+            stmt = stmt.where(getattr(JobLog, name) == value)
+        return stmt
+
+
+def list_jobs(
+    filters: JobFilters, limit: int = 50, before_id: int | None = None
+) -> tuple[list[JobLog], int | None]:
+    """Newest first, ``limit`` at a time; the second value is the cursor for the next page.
+
+    Keyset paging (``id < cursor``) keeps a deep page as fast as the first one.
+    """
+    filters.validate()
+    limit = max(1, min(limit, 500))
+    stmt = filters.apply(select(JobLog))
+    if before_id is not None:
+        stmt = stmt.where(JobLog.id < before_id)
+    rows = list(db.session.scalars(stmt.order_by(JobLog.id.desc()).limit(limit + 1)))
+    next_cursor = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def get_job(job_id: int) -> JobLog:
+    """The job log ``job_id``; JobError("not_found") when there is none."""
+    job = db.session.get(JobLog, job_id)
+    if job is None:
+        raise JobError(f"job {job_id} not found", "not_found")
+    return job
+
+
+def jobs_for_record(source_type: str, source_id: int, limit: int = 20) -> list[JobLog]:
+    """The newest jobs that worked for one record (its page's "jobs for this record")."""
+    return list(
+        db.session.scalars(
+            select(JobLog)
+            .where(JobLog.source_type == source_type, JobLog.source_id == source_id)
+            .order_by(JobLog.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def retried_by(job_id: int) -> int | None:
+    """The id of the job that retried ``job_id``, if any."""
+    return db.session.scalar(select(JobLog.id).where(JobLog.retry_of == job_id).limit(1))
+
+
+@dataclass(frozen=True)
+class FailedFilters:
+    """The failed list's filters: task, queue, words in the error, and when it failed."""
+
+    task: str | None = None
+    queue: str | None = None
+    error: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def as_query(self) -> dict[str, str]:
+        values = {
+            "task": self.task,
+            "queue": self.queue,
+            "error": self.error,
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+def failed_jobs_query(filters: FailedFilters | None = None) -> Select:
+    """Failed jobs that nobody has retried yet: the failed list."""
+    retry = aliased(JobLog)
+    stmt = (
+        select(JobLog)
+        .where(JobLog.status == JobStatus.FAILED.value)
+        .where(~exists().where(retry.retry_of == JobLog.id))
+    )
+    f = filters or FailedFilters()
+    if f.task:
+        stmt = stmt.where(JobLog.task == f.task)
+    if f.queue:
+        stmt = stmt.where(JobLog.queue == f.queue)
+    if f.error:
+        stmt = stmt.where(JobLog.error.ilike(f"%{f.error}%"))
+    if f.since:
+        stmt = stmt.where(JobLog.finished_at >= f.since)
+    if f.until:
+        stmt = stmt.where(JobLog.finished_at < f.until)
+    return stmt
+
+
+def cancel_job(job_id: int) -> JobLog:
+    """Cancel a pending job (it will never run) or ask a running one to stop at its next report."""
+    from tasks import huey
+
+    job = get_job(job_id)
+    db.session.commit()  # end this session's read so that the recorder's write is seen
+    if recorder.cancel_pending(db.engine, job_id, "Cancelled before it ran."):
+        huey.revoke_by_id(str(job_id))
+        cancelled = True
+    else:
+        cancelled = recorder.request_cancel(
+            db.engine, job_id, "Cancel requested; the job stops at its next progress report."
+        )
+    db.session.refresh(job)
+    if not cancelled:
+        raise JobError(
+            f"job {job_id} is {job.status}; only pending or running jobs can be cancelled"
+        )
+    return job
+
+
+def retry_job(job_id: int, user_id: int | None = None) -> int:
+    """Run a failed or cancelled job again with the same arguments; returns the new job's id."""
+    get_job(job_id)
+    new_ids, problems = retry_jobs([job_id], user_id)
+    if problems:
+        raise JobError(problems[0])
+    return new_ids[0]
+
+
+def retry_jobs(
+    job_ids: list[int], user_id: int | None = None, chunk_size: int = 500
+) -> tuple[list[int], list[str]]:
+    """Retry a fixed list of jobs, a chunk at a time with one bulk dispatch per task; returns
+    the new ids and a message for each job that could not be retried.
+
+    The list is fixed before the sweep starts, so jobs that fail again during it are not
+    picked up again (no endless "retry all").
+    """
+    from tasks import Call, task_named
+
+    new_ids: list[int] = []
+    problems: list[str] = []
+    for start in range(0, len(job_ids), chunk_size):
+        chunk = job_ids[start : start + chunk_size]
+        jobs = db.session.scalars(select(JobLog).where(JobLog.id.in_(chunk)).order_by(JobLog.id))
+        retried = dict(
+            db.session.execute(
+                select(JobLog.retry_of, JobLog.id).where(JobLog.retry_of.in_(chunk))
+            ).all()
+        )
+        groups: dict[tuple, list] = {}
+        for job in jobs:
+            if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+                problems.append(
+                    f"job {job.id} is {job.status}; only failed or cancelled jobs can be retried"
+                )
+            elif job.id in retried:
+                problems.append(f"job {job.id} was already retried as job {retried[job.id]}")
+            elif task_named(job.task) is None:
+                problems.append(f"task {job.task!r} no longer exists, so job {job.id} cannot run")
+            else:
+                arguments = job.arguments or {}
+                source = (job.source_type, job.source_id) if job.source_type else None
+                key = (job.task, job.queue, job.batch_id, user_id or job.user_id)
+                groups.setdefault(key, []).append(
+                    Call(
+                        tuple(arguments.get("args", [])),
+                        arguments.get("kwargs", {}),
+                        source,
+                        retry_of=job.id,
+                    )
+                )
+        for (task, queue, batch_id, owner), calls in groups.items():
+            new_ids += task_named(task).dispatch_many(
+                calls, user_id=owner, batch_id=batch_id, queue=queue
+            )
+    return new_ids, problems
+
+
+def prune_jobs(
+    days: int, chunk_size: int = 5000, on_progress: Callable[[int], None] | None = None
+) -> int:
+    """Delete finished job logs older than ``days`` days, in chunks; returns how many."""
+    if days < 0:
+        raise JobError("days must be zero or more", "invalid")
+    cutoff = utcnow() - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            db.session.scalars(
+                select(JobLog.id)
+                .where(JobLog.status.in_(FINISHED_STATUSES), JobLog.finished_at < cutoff)
+                .limit(chunk_size)
+            )
+        )
+        if not ids:
+            return deleted
+        db.session.execute(delete(JobLog).where(JobLog.id.in_(ids)))
+        db.session.commit()
+        deleted += len(ids)
+        if on_progress:
+            on_progress(deleted)
+
+
+def queue_counts() -> dict[str, int]:
+    """Waiting jobs per queue, running jobs, and failed jobs not yet retried."""
+    counts = {queue: 0 for queue in QUEUES}
+    rows = db.session.execute(
+        select(JobLog.queue, func.count())
+        .where(JobLog.status == JobStatus.PENDING.value)
+        .group_by(JobLog.queue)
+    )
+    for queue, count in rows:
+        counts[queue] = count
+    counts["running"] = db.session.scalar(
+        select(func.count()).where(JobLog.status == JobStatus.RUNNING.value)
+    )
+    counts["failed"] = db.session.scalar(
+        select(func.count()).select_from(failed_jobs_query().subquery())
+    )
+    return counts
+
+
+def _duration_seconds():
+    """A SQL expression for a finished job's duration in seconds, on SQLite and PostgreSQL."""
+    if db.engine.dialect.name == "sqlite":
+        return (func.julianday(JobLog.finished_at) - func.julianday(JobLog.started_at)) * 86400.0
+    return func.extract("epoch", JobLog.finished_at - JobLog.started_at)
+
+
+def job_stats() -> dict[str, Any]:
+    """Counts by status, by queue and by task, failures in the last hour and mean durations."""
+    by_status = {status.value: 0 for status in JobStatus}
+    for status, count in db.session.execute(
+        select(JobLog.status, func.count()).group_by(JobLog.status)
+    ):
+        by_status[status] = count
+    by_queue: dict[str, dict[str, int]] = {q: {s.value: 0 for s in JobStatus} for q in QUEUES}
+    for queue, status, count in db.session.execute(
+        select(JobLog.queue, JobLog.status, func.count()).group_by(JobLog.queue, JobLog.status)
+    ):
+        by_queue.setdefault(queue, {s.value: 0 for s in JobStatus})[status] = count
+    duration = _duration_seconds()
+    done = JobLog.status == JobStatus.COMPLETED.value
+    by_task = [
+        {
+            "task": row.task,
+            "total": row.total,
+            "completed": row.completed or 0,
+            "failed": row.failed or 0,
+            "avg_duration_s": _rounded(row.avg_duration),
+        }
+        for row in db.session.execute(
+            select(
+                JobLog.task,
+                func.count().label("total"),
+                func.sum(func.cast(done, db.Integer)).label("completed"),
+                func.sum(func.cast(JobLog.status == JobStatus.FAILED.value, db.Integer)).label(
+                    "failed"
+                ),
+                func.avg(duration).filter(done).label("avg_duration"),
+            )
+            .group_by(JobLog.task)
+            .order_by(JobLog.task)
+        )
+    ]
+    hour_ago = utcnow() - timedelta(hours=1)
+    failed_last_hour = db.session.scalar(
+        select(func.count()).where(
+            JobLog.status == JobStatus.FAILED.value, JobLog.finished_at >= hour_ago
+        )
+    )
+    avg_duration = db.session.scalar(select(func.avg(duration)).where(done))
+    return {
+        "by_status": by_status,
+        "by_queue": by_queue,
+        "by_task": by_task,
+        "failed_last_hour": failed_last_hour,
+        "avg_duration_s": _rounded(avg_duration),
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def failed_job_ids(filters: FailedFilters | None = None) -> list[int]:
+    """The ids on the failed list now, oldest first: the fixed set a bulk retry works on."""
+    stmt = failed_jobs_query(filters).with_only_columns(JobLog.id).order_by(JobLog.id)
+    return list(db.session.scalars(stmt))
+
+
+def delete_finished_jobs(job_ids: list[int]) -> int:
+    """Delete these job records if they have finished; returns how many."""
+    result = db.session.execute(
+        delete(JobLog).where(JobLog.id.in_(job_ids), JobLog.status.in_(FINISHED_STATUSES))
+    )
+    db.session.commit()
+    return result.rowcount
+
+
+def flush_failed() -> int:
+    """Delete every failed job record; returns how many."""
+    result = db.session.execute(delete(JobLog).where(JobLog.status == JobStatus.FAILED.value))
+    db.session.commit()
+    return result.rowcount
+
+
+def throughput(hours: int, bucket_minutes: int) -> list[dict[str, Any]]:
+    """Completed and failed jobs per bucket over the last ``hours``, oldest first, every bucket
+    present (an index range on finished_at, grouped in the database)."""
+    now = utcnow()
+    size = bucket_minutes * 60
+    end = int(now.timestamp()) // size * size + size
+    start = end - hours * 3600
+    if db.engine.dialect.name == "sqlite":
+        epoch = cast(func.strftime("%s", JobLog.finished_at), Integer)
+    else:
+        epoch = cast(func.floor(func.extract("epoch", JobLog.finished_at)), Integer)
+    # floor division: "/" is true division in SQLAlchemy 2 and would group by the second
+    bucket = (epoch // size).label("bucket")
+    rows = db.session.execute(
+        select(bucket, JobLog.status, func.count())
+        .where(
+            JobLog.finished_at >= datetime.fromtimestamp(start, now.tzinfo),
+            JobLog.status.in_((JobStatus.COMPLETED.value, JobStatus.FAILED.value)),
+        )
+        .group_by(bucket, JobLog.status)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for key, status, count in rows:
+        bucket_counts = counts.setdefault(int(key) * size, {})
+        bucket_counts[status] = bucket_counts.get(status, 0) + count
+    return [
+        {
+            "at": datetime.fromtimestamp(moment, now.tzinfo),
+            "completed": counts.get(moment, {}).get("completed", 0),
+            "failed": counts.get(moment, {}).get("failed", 0),
+        }
+        for moment in range(start, end, size)
+    ]

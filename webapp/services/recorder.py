@@ -1,0 +1,221 @@
+"""Every write of job state goes through the recorder.
+
+New job rows are written at once, in one transaction for any number of jobs, because they must be
+durable before Huey can hand the task to a worker. State changes reported by workers (running,
+progress, finished) are, in a consumer, gathered for a few milliseconds and written together: the
+changes for one job coalesce into one row update and all of them share one transaction. Outside a
+consumer (web requests, commands, immediate mode) every change is written through at once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Engine
+
+from webapp.models.base import utcnow
+from webapp.models.jobs import JobLog, JobStatus
+
+log = logging.getLogger(__name__)
+table = JobLog.__table__
+
+
+class JobRecorder:
+    """Writes job-log rows and their state changes, directly or in timed batches."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changes: dict[int, dict[str, Any]] = {}
+        self._engine: Engine | None = None
+        self._interval = 0.0
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._detached: set[int] = set()
+
+    @property
+    def batching(self) -> bool:
+        return self._thread is not None
+
+    def start_batching(self, engine: Engine, interval: float) -> None:
+        """Buffer state changes and write them every ``interval`` seconds (for consumers)."""
+        if interval <= 0 or self._thread is not None:
+            return
+        self._engine = engine
+        self._interval = interval
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="jobdeck-recorder", daemon=True)
+        self._thread.start()
+        atexit.register(self.stop_batching)
+
+    def stop_batching(self) -> None:
+        """Write what is buffered and go back to writing through."""
+        thread = self._thread
+        if thread is None:
+            return
+        self._stop.set()
+        thread.join(timeout=10)
+        self._thread = None
+        self.flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.flush()
+            except Exception:  # keep the writer alive; the changes were put back
+                log.exception("could not write job states, will try again")
+                time.sleep(min(1.0, self._interval * 10))
+
+    # -- new rows ---------------------------------------------------------------------------
+
+    def insert_jobs(self, engine: Engine, rows: list[dict[str, Any]]) -> list[int]:
+        """Insert pending job rows in one transaction and return their ids in order."""
+        if not rows:
+            return []
+        with engine.begin() as conn:
+            if engine.dialect.name != "sqlite":
+                result = conn.execute(
+                    insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+                )
+                return [row.id for row in result]
+            # SQLite can only return ordered ids one row at a time. Instead: the first insert
+            # takes the write lock, and while it is held every further row gets max(id) + 1,
+            # so the ids of one plain executemany follow the first one without gaps.
+            first = conn.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()
+            if len(rows) > 1:
+                conn.execute(insert(table), rows[1:])
+            return list(range(first, first + len(rows)))
+
+    def attempt_errors(self, engine: Engine, job_id: int) -> list[dict[str, Any]]:
+        """The failed attempts recorded so far, buffered or written (read when one fails)."""
+        with self._lock:
+            buffered = self._changes.get(job_id, {}).get("attempt_errors")
+        if buffered is not None:
+            return list(buffered)
+        with engine.connect() as conn:
+            value = conn.execute(
+                select(table.c.attempt_errors).where(table.c.id == job_id)
+            ).scalar_one_or_none()
+        return list(value or [])
+
+    # -- cancelling ---------------------------------------------------------------------------
+
+    def cancel_pending(self, engine: Engine, job_id: int, message: str) -> bool:
+        """Mark a job cancelled if it is still pending; False when it was not."""
+        now = utcnow()
+        with engine.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(table.c.id == job_id, table.c.status == JobStatus.PENDING.value)
+                .values(
+                    status=JobStatus.CANCELLED.value,
+                    finished_at=now,
+                    cancel_requested_at=now,
+                    message=message,
+                )
+            )
+        return bool(result.rowcount)
+
+    def request_cancel(self, engine: Engine, job_id: int, message: str) -> bool:
+        """Ask a running job to stop at its next report; False when it is not running."""
+        with engine.begin() as conn:
+            result = conn.execute(
+                update(table)
+                .where(table.c.id == job_id, table.c.status == JobStatus.RUNNING.value)
+                .values(cancel_requested_at=utcnow(), message=message)
+            )
+        return bool(result.rowcount)
+
+    # -- state changes ------------------------------------------------------------------------
+
+    def detach(self, job_id: int) -> None:
+        """Write what is buffered for this job, then ignore whatever its (interrupted) run still
+        reports: the job has been handed on."""
+        self.flush()
+        with self._lock:
+            self._detached.add(job_id)
+
+    def change(self, engine: Engine, job_id: int, values: Mapping[str, Any]) -> None:
+        """Record new column values for one job; later values win over earlier ones."""
+        if job_id in self._detached:
+            return
+        if self._thread is None:
+            self._write(engine, {job_id: dict(values)})
+            return
+        with self._lock:
+            self._changes.setdefault(job_id, {}).update(values)
+
+    def flush(self) -> None:
+        """Write every buffered change now, in one transaction."""
+        with self._lock:
+            changes, self._changes = self._changes, {}
+        if not changes or self._engine is None:
+            return
+        try:
+            self._write(self._engine, changes)
+        except Exception:
+            with self._lock:
+                for job_id, values in changes.items():
+                    self._changes[job_id] = {**values, **self._changes.get(job_id, {})}
+            raise
+
+    @staticmethod
+    def _write(engine: Engine, changes: Mapping[int, Mapping[str, Any]]) -> None:
+        """Group the updates by the columns they set and run one executemany per group.
+
+        A job someone cancelled while it was still pending stays cancelled: every update skips
+        rows whose status is already ``cancelled``.
+        """
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for job_id, values in changes.items():
+            columns = tuple(sorted(values))
+            params = {f"v_{name}": value for name, value in values.items()}
+            params["b_id"] = job_id
+            groups.setdefault(columns, []).append(params)
+        with engine.begin() as conn:
+            for columns, params in groups.items():
+                stmt = (
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .where(table.c.status != JobStatus.CANCELLED.value)
+                    .values({name: bindparam(f"v_{name}") for name in columns})
+                )
+                conn.execute(stmt, params)
+
+
+recorder = JobRecorder()
+
+
+def pending_row(
+    task: str,
+    queue: str,
+    arguments: dict[str, Any],
+    payload: dict[str, Any],
+    max_attempts: int,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A new job-log row in the ``pending`` state, ready for ``insert_jobs``."""
+    row = {
+        "task": task,
+        "queue": queue,
+        "status": JobStatus.PENDING.value,
+        "progress": 0,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "arguments": arguments,
+        "payload": payload,
+        "created_at": utcnow(),
+        "source_type": None,
+        "source_id": None,
+        "user_id": None,
+        "batch_id": None,
+        "retry_of": None,
+        "unique_key": None,
+    }
+    row.update(fields)
+    return row

@@ -1,0 +1,383 @@
+"""Schedules: keeping them, the scheduler's tick, and running a schedule's command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from webapp.extensions import db
+from webapp.models.base import isoformat, utcnow
+from webapp.models.jobs import QUEUES
+from webapp.models.schedules import Schedule, ScheduleRun
+from webapp.services import commands, locks, timing
+
+TICK_SECONDS = 60  # the tick plans every run due before the next tick
+CATCH_UP_GRACE_SECONDS = 90  # older than this when the tick finds it: the run was missed
+MAX_MISSED_COUNTED = 10_000
+
+DEFAULT_SCHEDULES = (
+    ("Import missing series data", "series import-missing-data", {}, "0 2 * * *"),
+    ("Import missing episode data", "episodes import-missing-data", {}, "0 3 * * *"),
+    ("Weekly series refresh", "series check-data-updates", {"--hours": "168"}, "0 4 * * 0"),
+    ("Monthly episode refresh", "episodes check-data-updates", {"--hours": "720"}, "0 5 1 * *"),
+    ("Daily job-log prune", "jobs prune", {"--days": "30"}, "30 3 * * *"),
+)
+
+
+class ScheduleError(ValueError):
+    """Bad schedule fields (one message per field), an unknown schedule, or a name taken."""
+
+    def __init__(self, message: str, field: str | None = None, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+
+
+class ScheduledCommandFailed(Exception):
+    """The command a schedule ran exited with an error."""
+
+
+# -- keeping schedules -----------------------------------------------------------------------
+
+
+def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict[str, Any]:
+    """Validated schedule fields from API or form data; ``schedule`` given: a partial update."""
+    current = {
+        "name": schedule.name if schedule else None,
+        "command": schedule.command if schedule else None,
+        "parameters": schedule.parameters if schedule else {},
+        "cron": schedule.cron if schedule else None,
+        "timezone": schedule.timezone if schedule else "UTC",
+    }
+    unknown = set(data) - {
+        "name",
+        "description",
+        "command",
+        "parameters",
+        "cron",
+        "preset",
+        "preset_at",
+        "preset_day",
+        "preset_hours",
+        "timezone",
+        "queue",
+        "active",
+        "without_overlapping",
+        "success_window_minutes",
+    }
+    if unknown:
+        raise ScheduleError(f"unknown fields: {', '.join(sorted(unknown))}")
+    fields: dict[str, Any] = {}
+    if "name" in data or schedule is None:
+        name = str(data.get("name") or "").strip()
+        if not name or len(name) > 100:
+            raise ScheduleError("a name of 1 to 100 characters is required", "name")
+        taken = db.session.scalar(select(Schedule.id).where(Schedule.name == name))
+        if taken is not None and (schedule is None or taken != schedule.id):
+            raise ScheduleError(f"a schedule called {name!r} already exists", "name", "conflict")
+        fields["name"] = name
+    if "description" in data:
+        fields["description"] = str(data["description"] or "")[:2000]
+    command = data.get("command", current["command"])
+    parameters = data.get("parameters", current["parameters"]) or {}
+    try:
+        if command is None:
+            raise commands.CommandError("a command is required")
+        fields["parameters"] = commands.validate_parameters(command, parameters)
+        fields["command"] = command
+    except commands.CommandError as exc:
+        field = (
+            "parameters" if "command" not in str(exc) and "scheduled" not in str(exc) else "command"
+        )
+        raise ScheduleError(str(exc), field) from None
+    try:
+        if data.get("preset"):
+            fields["cron"] = timing.preset_cron(
+                data["preset"],
+                data.get("preset_at", ""),
+                data.get("preset_day", ""),
+                data.get("preset_hours", ""),
+            )
+        elif "cron" in data or schedule is None:
+            fields["cron"] = timing.validate_cron(str(data.get("cron") or ""))
+        if "timezone" in data or schedule is None:
+            fields["timezone"] = timing.zone(str(data.get("timezone") or "UTC")).key
+    except timing.TimingError as exc:
+        raise ScheduleError(str(exc), "timezone" if "zone" in str(exc) else "cron") from None
+    if "queue" in data:
+        if data["queue"] not in QUEUES:
+            raise ScheduleError(f"queue must be one of {', '.join(QUEUES)}", "queue")
+        fields["queue"] = data["queue"]
+    for flag in ("active", "without_overlapping"):
+        if flag in data:
+            if not isinstance(data[flag], bool):
+                raise ScheduleError(f"{flag} must be true or false", flag)
+            fields[flag] = data[flag]
+    if "success_window_minutes" in data:
+        window = data["success_window_minutes"]
+        if window is not None and (not isinstance(window, int) or window < 1):
+            raise ScheduleError(
+                "success_window_minutes must be a whole number of minutes", "success_window_minutes"
+            )
+        fields["success_window_minutes"] = window
+    if schedule is None:
+        fields.setdefault("active", True)
+        fields.setdefault("without_overlapping", False)
+        fields.setdefault("queue", "default")
+    return fields
+
+
+def _plan_next(schedule: Schedule, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    schedule.next_run_at = (
+        timing.next_runs(schedule.cron, schedule.timezone, now, 1)[0] if schedule.active else None
+    )
+
+
+def create_schedule(data: dict[str, Any], user_id: int | None = None) -> Schedule:
+    schedule = Schedule(created_by=user_id, **clean_fields(data))
+    _plan_next(schedule)
+    db.session.add(schedule)
+    db.session.commit()
+    return schedule
+
+
+def update_schedule(schedule: Schedule, data: dict[str, Any]) -> Schedule:
+    fields = clean_fields(data, schedule)
+    retime = any(k in fields for k in ("cron", "timezone", "active"))
+    for key, value in fields.items():
+        setattr(schedule, key, value)
+    if retime:
+        _plan_next(schedule)
+    db.session.commit()
+    return schedule
+
+
+def get_schedule(ref: int | str) -> Schedule:
+    """A schedule by id or by name."""
+    schedule = None
+    if isinstance(ref, int) or str(ref).isdigit():
+        schedule = db.session.get(Schedule, int(ref))
+    if schedule is None:
+        schedule = db.session.scalar(select(Schedule).where(Schedule.name == str(ref)))
+    if schedule is None:
+        raise ScheduleError(f"schedule {ref} not found", code="not_found")
+    return schedule
+
+
+def list_schedules() -> list[Schedule]:
+    return list(db.session.scalars(select(Schedule).order_by(Schedule.name)))
+
+
+def last_run(schedule_id: int) -> ScheduleRun | None:
+    return db.session.scalar(
+        select(ScheduleRun)
+        .where(ScheduleRun.schedule_id == schedule_id, ScheduleRun.status != "pending")
+        .order_by(ScheduleRun.id.desc())
+        .limit(1)
+    )
+
+
+def runs_of(schedule_id: int, limit: int = 50, before_id: int | None = None) -> list[ScheduleRun]:
+    """A schedule's runs, newest first."""
+    stmt = select(ScheduleRun).where(ScheduleRun.schedule_id == schedule_id)
+    if before_id:
+        stmt = stmt.where(ScheduleRun.id < before_id)
+    return list(db.session.scalars(stmt.order_by(ScheduleRun.id.desc()).limit(limit)))
+
+
+def to_dict(schedule: Schedule) -> dict[str, Any]:
+    """The contract's schedule object, with a description of its timing."""
+    last = last_run(schedule.id)
+    return {
+        "id": schedule.id,
+        "name": schedule.name,
+        "description": schedule.description,
+        "command": schedule.command,
+        "parameters": schedule.parameters,
+        "cron": schedule.cron,
+        "cron_description": timing.describe(schedule.cron),
+        "timezone": schedule.timezone,
+        "queue": schedule.queue,
+        "active": schedule.active,
+        "without_overlapping": schedule.without_overlapping,
+        "success_window_minutes": schedule.success_window_minutes,
+        "next_run_at": isoformat(schedule.next_run_at),
+        "last_run": last.to_dict() if last else None,
+    }
+
+
+def install_defaults() -> list[Schedule]:
+    """The first-run schedules, created inactive; existing names are left alone."""
+    made = []
+    for name, command, parameters, cron in DEFAULT_SCHEDULES:
+        if db.session.scalar(select(Schedule.id).where(Schedule.name == name)) is None:
+            made.append(
+                create_schedule(
+                    {
+                        "name": name,
+                        "command": command,
+                        "parameters": parameters,
+                        "cron": cron,
+                        "active": False,
+                        "description": "Installed by Jobdeck; switch it on when you want it.",
+                    }
+                )
+            )
+    return made
+
+
+# -- the scheduler's tick --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    run_id: int
+    schedule_id: int
+    queue: str
+    delay: float  # seconds until it is due
+
+
+def _insert_runs(rows: list[dict[str, Any]]) -> list[tuple[int, int, datetime]]:
+    """Insert runs, skipping any (schedule, due time) that already exists; returns the
+    (id, schedule_id, due_at) of the rows this call inserted."""
+    if not rows:
+        return []
+    table = ScheduleRun.__table__
+    dialect = sqlite if db.engine.dialect.name == "sqlite" else postgresql
+    stmt = (
+        dialect.insert(table)
+        .on_conflict_do_nothing(index_elements=["schedule_id", "due_at"])
+        .returning(table.c.id, table.c.schedule_id, table.c.due_at)
+    )
+    inserted = []
+    for start in range(0, len(rows), 1000):
+        inserted += [tuple(r) for r in db.session.execute(stmt, rows[start : start + 1000])]
+    return inserted
+
+
+def plan_due_runs(now: datetime | None = None) -> list[PlannedRun]:
+    """Create every run due before the next tick, exactly once per schedule and due time.
+
+    Returns the runs this call created (a unique constraint on schedule and due time makes a
+    second scheduler ticking at once create none of them). A schedule whose runs were missed
+    (no consumer was running) gets one catch-up run now, noted in its history.
+    """
+    now = now or utcnow()
+    horizon = now + timedelta(seconds=TICK_SECONDS)
+    missed_before = now - timedelta(seconds=CATCH_UP_GRACE_SECONDS)
+    due = db.session.scalars(
+        select(Schedule).where(Schedule.active.is_(True), Schedule.next_run_at <= horizon)
+    ).all()
+    rows: list[dict[str, Any]] = []
+    for schedule in due:
+        times, schedule.next_run_at = _times_until(schedule, horizon)
+        missed = [t for t in times if t < missed_before]
+        if missed:
+            note = (
+                f"{len(missed)} run(s) missed from {isoformat(missed[0])} to "
+                f"{isoformat(missed[-1])} while no consumer was running; caught up once."
+            )
+            rows.append(_run_row(schedule.id, missed[-1], "catch-up", note))
+        rows += [_run_row(schedule.id, t, "schedule", None) for t in times if t >= missed_before]
+    inserted = _insert_runs(rows)
+    db.session.commit()
+    queues = {s.id: s.queue for s in due}
+    return [
+        PlannedRun(
+            run_id, schedule_id, queues[schedule_id], max(0.0, (due_at - now).total_seconds())
+        )
+        for run_id, schedule_id, due_at in inserted
+    ]
+
+
+def _run_row(schedule_id: int, due_at: datetime, trigger: str, note: str | None) -> dict:
+    return {
+        "schedule_id": schedule_id,
+        "due_at": due_at,
+        "trigger": trigger,
+        "note": note,
+        "status": "pending",
+    }
+
+
+def _times_until(schedule: Schedule, end: datetime) -> tuple[list[datetime], datetime]:
+    """Due times from its next run up to ``end`` (a long outage is counted up to a limit, not
+    listed forever), and the first time after ``end``."""
+    times: list[datetime] = []
+    for moment in timing.iter_runs(
+        schedule.cron, schedule.timezone, schedule.next_run_at - timedelta(microseconds=1)
+    ):
+        if moment > end:
+            return times, moment
+        if len(times) < MAX_MISSED_COUNTED:
+            times.append(moment)
+        else:
+            times[-1] = moment
+    raise AssertionError("unreachable")  # iter_runs never ends
+
+
+def manual_run(schedule: Schedule, note: str = "Run now") -> ScheduleRun:
+    run = ScheduleRun(schedule_id=schedule.id, due_at=utcnow(), trigger="manual", note=note)
+    db.session.add(run)
+    db.session.commit()
+    return run
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def execute_run(run_id: int, job_log_id: int | None = None) -> ScheduleRun:
+    """Run a schedule's command for one of its runs and record exit code and output.
+
+    With ``without_overlapping``, a run that finds the previous one still going is skipped
+    (and says so); the lock expires on its own if its holder dies.
+    """
+    run = db.session.get(ScheduleRun, run_id)
+    if run is None:
+        raise ScheduleError(f"schedule run {run_id} not found", code="not_found")
+    schedule = run.schedule
+    lock_name, holder = f"schedule:{schedule.id}", f"run:{run.id}"
+    ttl = commands.RUN_TIMEOUT_SECONDS + 60
+    if schedule.without_overlapping and not locks.acquire(lock_name, holder, ttl):
+        run.status = "skipped"
+        run.note = "Skipped: the previous run was still going (without overlapping)."
+        run.finished_at = utcnow()
+        run.job_log_id = job_log_id
+        db.session.commit()
+        return run
+    try:
+        run.status, run.started_at, run.job_log_id = "running", utcnow(), job_log_id
+        db.session.commit()
+        exit_code, output = commands.run_command(schedule.command, schedule.parameters)
+        run.exit_code, run.output, run.finished_at = exit_code, output, utcnow()
+        run.status = "succeeded" if exit_code == 0 else "failed"
+        db.session.commit()
+    finally:
+        if schedule.without_overlapping:
+            locks.release(lock_name, holder)
+    return run
+
+
+def overdue_for_success(now: datetime | None = None) -> list[Schedule]:
+    """Active schedules with a success window and no successful run within it."""
+    now = now or utcnow()
+    late = []
+    for schedule in db.session.scalars(
+        select(Schedule).where(
+            Schedule.active.is_(True), Schedule.success_window_minutes.isnot(None)
+        )
+    ):
+        since = now - timedelta(minutes=schedule.success_window_minutes)
+        last_success = db.session.scalar(
+            select(func.max(ScheduleRun.finished_at)).where(
+                ScheduleRun.schedule_id == schedule.id, ScheduleRun.status == "succeeded"
+            )
+        )
+        if (last_success or schedule.created_at) < since:
+            late.append(schedule)
+    return late

@@ -1,0 +1,94 @@
+"""Template helpers: rendering a page whole or as its htmx fragment, and display filters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, make_response, render_template, request
+from flask_login import current_user
+from jinja2_fragments.flask import render_block
+
+from webapp.models.jobs import QUEUES, JobStatus
+
+
+def is_fragment_request() -> bool:
+    """An htmx request that is not a boosted navigation wants only the live part of a page."""
+    return (
+        request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+    )
+
+
+def render_page(template: str, blocks: Sequence[str], live: bool = False, **context: Any):
+    """Render ``template`` whole, or for an htmx request the block the request targets.
+
+    ``blocks`` are the page's live parts, each rendered inside an element whose id is the block
+    name; the first is the default. ``live`` pages are never cached (they show running work).
+    """
+    if is_fragment_request():
+        target = request.headers.get("HX-Target")
+        block = target if target in blocks else blocks[0]
+        html = render_block(template, block, **context)
+    else:
+        html = render_template(template, **context)
+    response = make_response(html)
+    response.vary.add("HX-Request")
+    if live:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def render_fragment(template: str, block: str, **context: Any):
+    """Only one block of a page, for endpoints that exist to serve a live part."""
+    response = make_response(render_block(template, block, **context))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _user_zone() -> ZoneInfo:
+    name = getattr(current_user, "timezone", None) or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A stored UTC time shown in the user's time zone."""
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(_user_zone()).strftime(fmt)
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as a short human duration: 850 ms, 12.3 s, 4 min 5 s, 2 h 10 min."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(localtime)
+    app.add_template_filter(duration)
+    app.add_template_filter(pretty_json)
+
+    @app.context_processor
+    def common() -> dict[str, Any]:
+        return {"QUEUES": QUEUES, "STATUSES": [s.value for s in JobStatus]}

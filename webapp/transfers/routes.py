@@ -1,0 +1,126 @@
+from flask import Response, abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from webapp.api.params import int_arg
+from webapp.api.transfers import send_export, start_import_from_request
+from webapp.services import exports, imports
+from webapp.services.files import FileRefused
+from webapp.services.jobs import jobs_for_record
+from webapp.templating import render_page
+from webapp.transfers import bp
+from webapp.transfers.forms import ExportForm, ImportForm
+
+
+def imports_context(form: ImportForm | None = None) -> dict:
+    rows = imports.imports_of(current_user.id, current_user.is_admin)
+    return {
+        "rows": rows,
+        "form": form or ImportForm(),
+        "any_active": any(r.status in ("pending", "running") for r in rows),
+    }
+
+
+@bp.route("imports", methods=["GET", "POST"])
+@login_required
+def imports_page():
+    if request.method == "GET":
+        return render_page(
+            "transfers/imports.html", ("import_table",), live=True, **imports_context()
+        )
+    if not current_user.can_operate:
+        abort(403, "this needs the operator role")
+    form = ImportForm()
+    if form.validate_on_submit():
+        try:
+            record = start_import_from_request()
+        except (FileRefused, imports.ImportRequestError) as exc:
+            form.file.errors = [*form.file.errors, str(exc)]
+        else:
+            flash(f"Importing {record.filename} (import {record.id}).", "success")
+            return redirect(url_for("transfers.import_page", import_id=record.id))
+    return render_page("transfers/imports.html", ("import_table",), **imports_context(form)), 422
+
+
+def import_context(import_id: int) -> dict:
+    try:
+        record = imports.get_import(import_id, current_user.id, current_user.is_admin)
+    except imports.ImportRequestError as exc:
+        abort(404, str(exc))
+    after = int_arg("after", default=0, minimum=0)
+    failed = imports.failed_rows(record.id, limit=50, after_row=after)
+    return {
+        "record": record,
+        "failed": failed,
+        "next_after": failed[-1].row_number if len(failed) == 50 else None,
+        "jobs": jobs_for_record("import", record.id, 5),
+    }
+
+
+@bp.route("imports/<int:import_id>")
+@login_required
+def import_page(import_id: int):
+    return render_page(
+        "transfers/import.html", ("import_status",), live=True, **import_context(import_id)
+    )
+
+
+@bp.route("imports/<int:import_id>/failed-rows.csv")
+@login_required
+def failed_rows_csv(import_id: int):
+    record = import_context(import_id)["record"]
+    return Response(
+        imports.failed_rows_csv(record),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="import-{record.id}-failed.csv"'},
+    )
+
+
+def exports_context(form: ExportForm | None = None) -> dict:
+    rows = exports.exports_of(current_user.id, current_user.is_admin)
+    return {
+        "rows": rows,
+        "form": form or ExportForm(),
+        "any_active": any(r.status in ("pending", "running") for r in rows),
+    }
+
+
+@bp.route("exports", methods=["GET", "POST"])
+@login_required
+def exports_page():
+    from tasks.transfers import run_export
+
+    if request.method == "GET":
+        return render_page(
+            "transfers/exports.html", ("export_table",), live=True, **exports_context()
+        )
+    if not current_user.can_operate:
+        abort(403, "this needs the operator role")
+    form = ExportForm()
+    if form.validate_on_submit():
+        filters = {
+            "status": form.status.data,
+            "since": form.since.data.isoformat() if form.since.data else None,
+            "until": form.until.data.isoformat() if form.until.data else None,
+            "search": form.search.data,
+        }
+        try:
+            export = exports.start_export(
+                form.dataset.data, form.format.data, filters, current_user.id
+            )
+        except exports.ExportError as exc:
+            form.dataset.errors = [*form.dataset.errors, str(exc)]
+        else:
+            run_export.dispatch(export.id, user_id=current_user.id, source=("export", export.id))
+            flash(f"Exporting {export.dataset} as {export.format}.", "success")
+            return redirect(url_for("transfers.exports_page"))
+    return render_page("transfers/exports.html", ("export_table",), **exports_context(form)), 422
+
+
+@bp.route("exports/<int:export_id>/download")
+@login_required
+def download(export_id: int):
+    try:
+        export = exports.get_export(export_id, current_user.id, current_user.is_admin)
+    except exports.ExportError as exc:
+        abort(404, str(exc))
+    return send_export(export)
