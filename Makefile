@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 PORT ?= 5000
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench screenshots clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: $(VENV)/.installed-dev
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The README's screenshots, taken by the browser tests (needs Debian's chromium).
+screenshots: $(VENV)/.installed-dev
+	JOBDECK_SCREENSHOTS=docs $(BIN)/pytest -q tests/e2e/test_browser.py -k "dashboard or progress"
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench

@@ -212,10 +212,33 @@ def export_1m_job_logs_csv(workdir: Path) -> dict:
     }
 
 
-def start_consumer(workdir: Path, database_url: str, queue_url: str, workers: int = 2):
-    import subprocess
-    import sys
+# Redis + PostgreSQL figures use these (the machine's services by default); the benchmark
+# works in a database of its own, created when missing, so it never touches the test database.
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
+
+def bench_pg_url() -> str:
+    """A database of the benchmark's own next to PG_URL's, created if missing."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'jobdeck_bench'")):
+            conn.execute(text('CREATE DATABASE "jobdeck_bench"'))
+    admin.dispose()
+    return make_url(PG_URL).set(database="jobdeck_bench").render_as_string(hide_password=False)
+
+
+def backend_urls(workdir: Path, backend: str) -> tuple[str, str]:
+    """(database URL, queue URL) for "sqlite" or "redis_pg"."""
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'db.db'}", f"sqlite:///{workdir / 'q.db'}"
+    return bench_pg_url(), REDIS_URL
+
+
+def start_consumer(workdir: Path, database_url: str, queue_url: str, workers: int = 2):
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -243,8 +266,36 @@ def start_consumer(workdir: Path, database_url: str, queue_url: str, workers: in
     )
 
 
-def drain_rate(workdir: Path, tracked: bool, n: int, queue_url: str, database_url: str) -> float:
-    """Tasks per second one consumer (2 thread workers) drains, with or without tracking."""
+def fresh_app(workdir: Path, database_url: str, queue_url: str):
+    """An app on an empty database and an empty queue."""
+    os.environ["JOBDECK_INSTANCE_PATH"] = str(workdir / "instance")
+    from tasks import huey
+    from webapp import create_app
+    from webapp.extensions import db
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "QUEUE_URL": queue_url,
+            "SECRET_KEY": "bench",
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
+    with app.app_context():
+        if database_url.startswith("postgresql"):
+            from tests.conftest import reset_postgres
+
+            reset_postgres(database_url)
+        else:
+            db.drop_all()
+            db.create_all()
+        huey.flush()
+    return app
+
+
+def drain_rate(workdir: Path, tracked: bool, n: int, backend: str, consumers: int = 1) -> float:
+    """Tasks per second ``consumers`` consumers (2 thread workers each) drain, with or without
+    job tracking; the clock starts once the tasks are queued."""
     import signal
 
     from sqlalchemy import func, select
@@ -255,19 +306,12 @@ def drain_rate(workdir: Path, tracked: bool, n: int, queue_url: str, database_ur
     from webapp.extensions import db
     from webapp.models.jobs import JobLog
 
-    os.environ["JOBDECK_INSTANCE_PATH"] = str(workdir / "instance")
-    from webapp import create_app
-
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": database_url, "QUEUE_URL": queue_url, "SECRET_KEY": "bench"}
-    )
+    database_url, queue_url = backend_urls(workdir, backend)
+    app = fresh_app(workdir, database_url, queue_url)
     with app.app_context():
-        db.drop_all()
-        db.create_all()
-        huey.flush()
-        consumer = start_consumer(workdir, database_url, queue_url)
+        processes = [start_consumer(workdir, database_url, queue_url) for _ in range(consumers)]
         try:
-            time.sleep(3)  # let it start and go idle
+            time.sleep(3 + consumers)  # let them start and go idle
             if tracked:
                 noop.dispatch_many([Call() for _ in range(n)])
             else:
@@ -283,24 +327,231 @@ def drain_rate(workdir: Path, tracked: bool, n: int, queue_url: str, database_ur
                     time.sleep(0.005)
             return n / (time.perf_counter() - start)
         finally:
-            consumer.send_signal(signal.SIGINT)
-            consumer.wait(timeout=30)
+            for process in processes:
+                process.send_signal(signal.SIGINT)
+            for process in processes:
+                process.wait(timeout=30)
             db.session.remove()
+            db.engine.dispose()
 
 
-@figure
-def tracked_vs_bare_sqlite(workdir: Path) -> dict:
-    """The same no-op tasks drained by the same consumer, with and without job tracking."""
+def tracked_vs_bare(workdir: Path, backend: str, label: str) -> dict:
     n = 5000
-    queue, database = f"sqlite:///{workdir / 'q.db'}", f"sqlite:///{workdir / 'db.db'}"
-    bare = drain_rate(workdir, False, n, queue, database)
-    tracked = drain_rate(workdir, True, n, queue, database)
+    bare = drain_rate(workdir, False, n, backend)
+    tracked = drain_rate(workdir, True, n, backend)
     ratio = tracked / bare
     return {
         "bare_per_s": round(bare),
         "tracked_per_s": round(tracked),
         "ratio": round(ratio, 3),
-        "line": f"tracked vs bare, SQLite: {tracked:,.0f} vs {bare:,.0f} tasks/s = {ratio:.2f}x",
+        "line": f"tracked vs bare, {label}: {tracked:,.0f} vs {bare:,.0f} tasks/s = {ratio:.2f}x",
+    }
+
+
+@figure
+def tracked_vs_bare_sqlite(workdir: Path) -> dict:
+    """The same no-op tasks drained by the same consumer, with and without job tracking."""
+    return tracked_vs_bare(workdir, "sqlite", "SQLite")
+
+
+@figure
+def tracked_vs_bare_redis_pg(workdir: Path) -> dict:
+    """As tracked_vs_bare_sqlite, on Redis (queue) and PostgreSQL (job logs)."""
+    return tracked_vs_bare(workdir, "redis_pg", "Redis + PostgreSQL")
+
+
+def drain_by_consumers(workdir: Path, backend: str, label: str) -> dict:
+    rates = {str(c): round(drain_rate(workdir, True, 4000, backend, c)) for c in (1, 2, 4)}
+    per = ", ".join(f"{c}: {rate:,}/s" for c, rate in rates.items())
+    return {"jobs_per_s": rates, "line": f"drain tracked no-ops, {label}, by consumers: {per}"}
+
+
+@figure
+def drain_sqlite(workdir: Path) -> dict:
+    """Tracked no-op jobs drained by 1, 2 and 4 consumers on SQLite."""
+    return drain_by_consumers(workdir, "sqlite", "SQLite")
+
+
+@figure
+def drain_redis_pg(workdir: Path) -> dict:
+    """Tracked no-op jobs drained by 1, 2 and 4 consumers on Redis + PostgreSQL."""
+    return drain_by_consumers(workdir, "redis_pg", "Redis + PostgreSQL")
+
+
+@figure
+def enqueue_100k(workdir: Path) -> dict:
+    """Dispatch 100,000 tracked jobs in bulk: the job-log rows and the queue entries."""
+    from tasks import Call, huey
+    from tasks.samples import noop
+
+    rates = {}
+    for backend in ("sqlite", "redis_pg"):
+        database_url, queue_url = backend_urls(workdir, backend)
+        app = fresh_app(workdir, database_url, queue_url)
+        with app.app_context():
+            start = time.perf_counter()
+            noop.dispatch_many([Call() for _ in range(100_000)])
+            rates[backend] = round(100_000 / (time.perf_counter() - start))
+            assert huey.pending_count() == 100_000
+            huey.flush()
+    return {
+        "jobs_per_s": rates,
+        "line": f"enqueue 100,000 tracked jobs in bulk: {rates['sqlite']:,}/s on SQLite, "
+        f"{rates['redis_pg']:,}/s on Redis + PostgreSQL",
+    }
+
+
+def latencies(workdir: Path, backend: str, samples: int = 200) -> dict:
+    """Enqueue-to-start times of tracked no-ops sent one at a time to an idle consumer."""
+    import signal
+    import statistics
+
+    from sqlalchemy import select
+
+    from tasks.samples import noop
+    from webapp.extensions import db
+    from webapp.models.jobs import JobLog
+
+    database_url, queue_url = backend_urls(workdir, backend)
+    app = fresh_app(workdir, database_url, queue_url)
+    with app.app_context():
+        process = start_consumer(workdir, database_url, queue_url)
+        try:
+            time.sleep(4)
+            ids = []
+            for _ in range(samples):
+                ids.append(noop.dispatch())
+                time.sleep(0.05)  # lightly loaded: the consumer is idle when each arrives
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                db.session.rollback()
+                rows = db.session.scalars(select(JobLog).where(JobLog.id.in_(ids))).all()
+                if all(row.started_at for row in rows):
+                    break
+                time.sleep(0.1)
+            waits = sorted((row.started_at - row.created_at).total_seconds() * 1000 for row in rows)
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+            db.session.remove()
+            db.engine.dispose()
+    return {
+        "p50_ms": round(statistics.median(waits), 1),
+        "p95_ms": round(waits[int(len(waits) * 0.95) - 1], 1),
+    }
+
+
+@figure
+def latency(workdir: Path) -> dict:
+    """Enqueue-to-start latency, median and p95, on a lightly loaded consumer."""
+    figures = {backend: latencies(workdir, backend) for backend in ("sqlite", "redis_pg")}
+    sqlite, redis_pg = figures["sqlite"], figures["redis_pg"]
+    return {
+        **figures,
+        "line": f"enqueue-to-start latency: SQLite p50 {sqlite['p50_ms']} ms, "
+        f"p95 {sqlite['p95_ms']} ms; Redis + PostgreSQL p50 {redis_pg['p50_ms']} ms, "
+        f"p95 {redis_pg['p95_ms']} ms",
+    }
+
+
+def timed(client, url: str, headers: dict, repeat: int = 30) -> dict:
+    import statistics
+
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        response = client.get(url, headers=headers)
+        times.append((time.perf_counter() - start) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    times.sort()
+    return {
+        "median_ms": round(statistics.median(times), 1),
+        "p95_ms": round(times[int(len(times) * 0.95) - 1], 1),
+    }
+
+
+def million_job_logs(workdir: Path):
+    """An app on SQLite holding 1,000,000 job logs that finished over the last 30 days (7 %
+    failed), with the stats rolled up as the consumers' upkeep keeps them."""
+    from datetime import timedelta
+
+    from webapp.extensions import db
+    from webapp.models.base import utcnow
+    from webapp.models.jobs import JobLog
+    from webapp.services import metrics
+
+    app = make_app(workdir)
+    app.config["WTF_CSRF_ENABLED"] = False
+    rows, chunk = 1_000_000, 50_000
+    now = utcnow()
+    step = timedelta(days=30) / rows
+    with app.app_context():
+        with db.engine.begin() as conn:
+            for first in range(0, rows, chunk):
+                batch = []
+                for i in range(first, first + chunk):
+                    finished = now - timedelta(days=30) + step * i
+                    failed = i % 15 == 0
+                    batch.append(
+                        {
+                            "task": f"task_{i % 12}",
+                            "queue": ("high", "default", "low")[i % 3],
+                            "status": "failed" if failed else "completed",
+                            "progress": 100,
+                            "attempts": 1,
+                            "max_attempts": 1,
+                            "arguments": {"args": [i], "kwargs": {}},
+                            "payload": {"row": i},
+                            "error": f"ValueError: row {i} is odd" if failed else None,
+                            "created_at": finished - timedelta(seconds=2),
+                            "started_at": finished - timedelta(seconds=1 + i % 7),
+                            "finished_at": finished,
+                        }
+                    )
+                conn.execute(insert(JobLog.__table__), batch)
+        metrics.roll_up()
+    return app
+
+
+@figure
+def pages_1m_job_logs(workdir: Path) -> dict:
+    """/jobs and /api/job-logs with 1,000,000 job logs: first and deep page, and a search."""
+    from webapp.services.users import create_user, issue_token
+
+    app = million_job_logs(workdir)
+    with app.app_context():
+        token = issue_token(create_user("bench@example.com", "bench-password", "viewer"))
+        client = app.test_client()
+        client.post("/login", data={"email": "bench@example.com", "password": "bench-password"})
+        api = {"Authorization": f"Bearer {token}"}
+        deep = 1_000  # a cursor this close to the start is the deepest page there is
+        results = {
+            "jobs_first": timed(client, "/jobs", {}),
+            "jobs_deep": timed(client, f"/jobs?cursor={deep}", {}),
+            "api_first": timed(client, "/api/job-logs?limit=50", api),
+            "api_deep": timed(client, f"/api/job-logs?limit=50&cursor={deep}", api),
+            "api_search": timed(client, "/api/job-logs?q=row+4242", api),
+            "api_failed_task": timed(client, "/api/job-logs?status=failed&task=task_3", api),
+        }
+    line = "; ".join(f"{name} {r['median_ms']}/{r['p95_ms']} ms" for name, r in results.items())
+    return {**results, "line": f"1,000,000 job logs, median/p95: {line}"}
+
+
+@figure
+def dashboard_1m_job_logs(workdir: Path) -> dict:
+    """The dashboard's live refresh (the htmx fragment) with 1,000,000 job logs."""
+    from webapp.services.users import create_user
+
+    app = million_job_logs(workdir)
+    with app.app_context():
+        create_user("bench@example.com", "bench-password", "viewer")
+        client = app.test_client()
+        client.post("/login", data={"email": "bench@example.com", "password": "bench-password"})
+        result = timed(client, "/", {"HX-Request": "true"})
+    return {
+        **result,
+        "line": f"dashboard refresh, 1,000,000 job logs: median {result['median_ms']} ms, "
+        f"p95 {result['p95_ms']} ms",
     }
 
 

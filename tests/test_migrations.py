@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import PG_URL, needs_pg
 from webapp import create_app
 from webapp.extensions import db
+from webapp.models.search import include_object
 
 
 def migrate_and_compare(url: str, tmp_path, monkeypatch) -> None:
@@ -20,7 +21,10 @@ def migrate_and_compare(url: str, tmp_path, monkeypatch) -> None:
     with app.app_context():
         upgrade()
         with db.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"include_object": include_object}),
+                db.metadata,
+            )
         assert diff == [], diff
         downgrade(revision="base")
         assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}

@@ -140,7 +140,7 @@ def test_the_dashboard_charts_throughput_per_minute_and_hour(client, login, app)
     from datetime import timedelta
 
     from webapp.models.base import utcnow
-    from webapp.services.jobs import throughput
+    from webapp.services.metrics import throughput
 
     login("viewer")
     earlier = [sample_job.dispatch(steps=1, step_seconds=0) for _ in range(3)]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, make_response, render_template, request
+from flask import Flask, make_response, render_template, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
@@ -80,6 +80,33 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {minutes} min"
 
 
+def percent(value: float | None) -> str:
+    """A percentage, or a dash when there was nothing to divide."""
+    return "—" if value is None else f"{value:g} %"
+
+
+# Where each kind of record a job works for is shown: (endpoint, its id argument).
+RECORD_PAGES = {
+    "series": ("series.show", "series_id"),
+    "integration": ("integrations.show", "integration_id"),
+    "schedule": ("schedules.show", "schedule_id"),
+    "import": ("transfers.import_page", "import_id"),
+    "batch": ("jobs.batch", "batch_id"),
+}
+
+
+def record_url(source_type: str | None, source_id: int | None) -> str | None:
+    """The page of the record a job worked for; its list of jobs when it has no page."""
+    if not source_type or source_id is None:
+        return None
+    if source_type in RECORD_PAGES:
+        endpoint, argument = RECORD_PAGES[source_type]
+        return url_for(endpoint, **{argument: source_id})
+    if source_type == "export":
+        return url_for("transfers.exports_page", _anchor=f"export-{source_id}")
+    return url_for("jobs.index", source_type=source_type, source_id=source_id)
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -88,7 +115,12 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(localtime)
     app.add_template_filter(duration)
     app.add_template_filter(pretty_json)
+    app.add_template_filter(percent)
+    app.add_template_global(record_url)
 
     @app.context_processor
     def common() -> dict[str, Any]:
-        return {"QUEUES": QUEUES, "STATUSES": [s.value for s in JobStatus]}
+        return {
+            "QUEUES": QUEUES,
+            "STATUSES": [s.value for s in JobStatus],
+        }

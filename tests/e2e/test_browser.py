@@ -1,6 +1,10 @@
 """The console in a real browser: Debian's Chromium driven by Playwright, against the app
-served on localhost with a real consumer. Skipped where Chromium is missing (.ci/run has it)."""
+served on localhost with a real consumer. Skipped where Chromium is missing (.ci/run has it).
 
+With JOBDECK_SCREENSHOTS=<folder> (``make screenshots``), the dashboard and job page tests also
+save the README's screenshots there."""
+
+import os
 import re
 import shutil
 import threading
@@ -46,7 +50,7 @@ def page(site):
                 "--disable-sync",
             ],
         )
-        page = browser.new_page(base_url=site)
+        page = browser.new_page(base_url=site, viewport={"width": 1280, "height": 900})
         page.set_default_timeout(20_000)
         page.goto("/login")
         page.fill("input[name=email]", "op@example.com")
@@ -55,6 +59,30 @@ def page(site):
         page.wait_for_url(f"{site}/")
         yield page
         browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    folder = os.environ.get("JOBDECK_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
+
+
+def test_the_dashboard_refreshes_itself(page, e2e):
+    page.goto("/")
+    completed = page.locator(".card-completed .card-count").first
+    assert completed.inner_text() == "0"
+    for steps in (2, 3, 4):
+        sample_job.dispatch(steps=steps, step_seconds=0.1)
+    sample_job.dispatch(steps=3, step_seconds=0.1, fail_at_step=2)
+    # no reload: the live part polls and the counts and tables change in place
+    page.wait_for_function(
+        "() => document.querySelector('.card-completed .card-count').textContent.trim() === '3'",
+        timeout=30_000,
+    )
+    page.locator("#dashboard_live .ranking >> text=sample_job").first.wait_for()
+    assert page.locator("text=Most failing tasks").is_visible()
+    assert page.locator("#server-clock").is_visible()
+    screenshot(page, "dashboard")
 
 
 def test_watch_a_job_progress_and_finish(page):
@@ -69,6 +97,7 @@ def test_watch_a_job_progress_and_finish(page):
     page.locator("#job_status .badge-completed").wait_for()
     assert page.locator("text=Counted 10 steps.").is_visible()
     assert page.locator("#job_status[hx-trigger]").count() == 0  # polling stopped by itself
+    screenshot(page, "job")
 
 
 def test_retry_a_failed_job_from_the_failed_list(page, e2e):

@@ -2,7 +2,7 @@ from flask import abort, jsonify
 from flask_login import current_user
 
 from webapp.api import bp
-from webapp.api.params import int_arg, str_arg
+from webapp.api.params import int_arg, str_arg, time_arg
 from webapp.auth import role_required
 from webapp.models.users import Role
 from webapp.services import jobs as job_service
@@ -18,11 +18,19 @@ def list_job_logs():
         source_type=str_arg("source_type"),
         source_id=int_arg("source_id"),
         batch_id=int_arg("batch_id"),
+        q=str_arg("q"),
+        since=time_arg("since"),
+        until=time_arg("until"),
     )
+    order = str_arg("order") or "newest"
+    if order not in ("newest", "oldest"):
+        abort(400, "order must be newest or oldest")
     limit = int_arg("limit", default=50, minimum=1)
     if limit > 500:
         abort(400, "limit must be at most 500")
-    items, next_cursor = job_service.list_jobs(filters, limit, int_arg("cursor", minimum=1))
+    items, next_cursor = job_service.list_jobs(
+        filters, limit, int_arg("cursor", minimum=1), oldest_first=order == "oldest"
+    )
     return jsonify({"items": [job.to_dict() for job in items], "next_cursor": next_cursor})
 
 

@@ -198,8 +198,12 @@ PATHS: dict[str, Any] = {
     },
     "/api/job-logs": {
         "get": {
-            "summary": "Job logs, newest first, keyset-paginated",
+            "summary": "Job logs, newest first (or oldest), keyset-paginated; searchable",
             "parameters": [
+                _query("q", description="words in the arguments, payload or error"),
+                _query("since", format="date-time", description="created at or after"),
+                _query("until", format="date-time", description="created before"),
+                _query("order", enum=["newest", "oldest"], default="newest"),
                 _query("status", enum=["pending", "running", "completed", "failed", "cancelled"]),
                 _query("task"),
                 _query("queue", enum=["high", "default", "low"]),

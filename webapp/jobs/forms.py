@@ -1,9 +1,11 @@
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
 from webapp.models.jobs import QUEUES, JobStatus
+
+TIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
 def _choices(blank_label: str, values) -> list[SelectChoice]:
@@ -26,6 +28,14 @@ class JobFilterForm(FlaskForm):
     source_type = StringField("Record type", validators=[Optional()])
     source_id = IntegerField("Record id", validators=[Optional(), NumberRange(min=1)])
     batch_id = IntegerField("Batch", validators=[Optional(), NumberRange(min=1)])
+    q = StringField("Search", validators=[Optional(), Length(max=200)])
+    since = DateTimeLocalField("Created after", format=TIME_FORMATS, validators=[Optional()])
+    until = DateTimeLocalField("Created before", format=TIME_FORMATS, validators=[Optional()])
+    order = SelectField(
+        "Order",
+        choices=[SelectChoice("", "newest first"), SelectChoice("oldest", "oldest first")],
+        validators=[Optional()],
+    )
     cursor = IntegerField(validators=[Optional(), NumberRange(min=1)])
 
 

@@ -15,8 +15,9 @@ from webapp.services.jobs import JobError, JobFilters
 from webapp.templating import render_page
 
 
-def jobs_context() -> dict:
-    form = JobFilterForm(request.args)
+def job_filters(source) -> tuple[JobFilterForm, JobFilters]:
+    """The /jobs filters from the query string or a submitted form; 400 when bad."""
+    form = JobFilterForm(source)
     if not form.validate():
         abort(400, "; ".join(f"{name}: {', '.join(errs)}" for name, errs in form.errors.items()))
     filters = JobFilters(
@@ -26,18 +27,33 @@ def jobs_context() -> dict:
         source_type=(form.source_type.data or "").strip() or None,
         source_id=form.source_id.data,
         batch_id=form.batch_id.data,
+        q=(form.q.data or "").strip() or None,
+        since=form.since.data,
+        until=form.until.data,
     )
+    return form, filters
+
+
+def jobs_context() -> dict:
+    form, filters = job_filters(request.args)
+    oldest_first = form.order.data == "oldest"
     page, next_cursor = job_service.list_jobs(
-        filters, limit=current_app.config["JOBS_PAGE_SIZE"], before_id=form.cursor.data
+        filters,
+        limit=current_app.config["JOBS_PAGE_SIZE"],
+        before_id=form.cursor.data,
+        oldest_first=oldest_first,
     )
+    query = {**filters.as_query(), **({"order": "oldest"} if oldest_first else {})}
     return {
         "form": form,
         "filters": filters,
+        "query": query,
         "jobs": page,
         "next_cursor": next_cursor,
         "first_page": form.cursor.data is None,
         "any_active": any(job.is_active for job in page),
         "task_names": registered_tasks(),
+        "action_form": ActionForm(),
     }
 
 
@@ -45,6 +61,34 @@ def jobs_context() -> dict:
 @login_required
 def index():
     return render_page("jobs/list.html", ("job_table",), live=True, **jobs_context())
+
+
+@bp.route("jobs/bulk", methods=["POST"])
+@role_required(Role.OPERATOR)
+def bulk():
+    """Retry or cancel the jobs ticked on the list; each one that cannot be is said why."""
+    if not ActionForm().validate_on_submit():
+        abort(400, "the form expired; reload the page and try again")
+    _, filters = job_filters(request.form)
+    query = {**filters.as_query(), **({"order": "oldest"} if request.form.get("order") else {})}
+    ids = _selected_ids()
+    action = request.form.get("action")
+    if action not in ("retry", "cancel"):
+        abort(400, "action must be retry or cancel")
+    if not ids:
+        flash("No jobs were selected.", "info")
+        return redirect(url_for("jobs.index", **query))
+    if action == "retry":
+        done, problems = job_service.retry_jobs(ids, current_user.id)
+        flash(f"Retried {len(done)} of {len(ids)} selected job(s).", "success")
+    else:
+        done, problems = job_service.cancel_jobs(ids)
+        flash(f"Cancelled {len(done)} of {len(ids)} selected job(s).", "success")
+    for problem in problems[:5]:
+        flash(problem, "error")
+    if len(problems) > 5:
+        flash(f"… and {len(problems) - 5} more that could not be.", "error")
+    return redirect(url_for("jobs.index", **query))
 
 
 def job_context(job_id: int) -> dict:

@@ -1,8 +1,9 @@
 """The database models, one module per area."""
 
 from webapp.models.integrations import Integration, RateLimitBucket
-from webapp.models.jobs import Alert, Consumer, JobBatch, JobLog, JobStatus, Lock, Pause
+from webapp.models.jobs import Alert, Consumer, JobBatch, JobLog, JobStat, JobStatus, Lock, Pause
 from webapp.models.schedules import Schedule, ScheduleRun
+from webapp.models.search import include_object
 from webapp.models.series import Episode, Series, SyncStatus
 from webapp.models.transfers import Export, FailedImportRow, Import
 from webapp.models.users import ApiToken, Role, User
@@ -20,6 +21,7 @@ __all__ = [
     "Import",
     "Integration",
     "JobLog",
+    "JobStat",
     "JobStatus",
     "RateLimitBucket",
     "Role",
@@ -28,4 +30,5 @@ __all__ = [
     "Series",
     "SyncStatus",
     "User",
+    "include_object",
 ]

@@ -74,6 +74,7 @@ class JobLog(db.Model):
         Index("ix_job_logs_user_id", "user_id", "id"),
         Index("ix_job_logs_retry_of", "retry_of"),
         Index("ix_job_logs_finished_at", "finished_at"),
+        Index("ix_job_logs_created_at", "created_at"),
         Index("ix_job_logs_status_consumer", "status", "consumer_id"),
         Index(
             "uq_job_logs_active_unique_key",
@@ -217,3 +218,29 @@ class Alert(db.Model):
             "raised_at": isoformat(self.raised_at),
             "cleared_at": isoformat(self.cleared_at),
         }
+
+
+class JobStat(db.Model):
+    """Finished jobs rolled up per minute and per hour, so the dashboard never scans job logs.
+
+    One row per period, task, queue and final status: how many, and their durations as a sum,
+    a maximum and a histogram (counts per bucket of ``DURATION_BOUNDS``) for percentiles.
+    """
+
+    __tablename__ = "job_stats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(10))  # "minute" or "hour"
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    task: Mapped[str] = mapped_column(String(200))
+    queue: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    count: Mapped[int] = mapped_column(default=0)
+    timed: Mapped[int] = mapped_column(default=0)  # how many had run (had a duration)
+    duration_sum: Mapped[float] = mapped_column(default=0.0)
+    duration_max: Mapped[float] = mapped_column(default=0.0)
+    histogram: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        Index("uq_job_stats_key", "period", "start", "task", "queue", "status", unique=True),
+    )

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, Select, cast, delete, exists, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    column,
+    delete,
+    exists,
+    false,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
+from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services.recorder import recorder
 
 
@@ -35,6 +48,10 @@ class JobFilters:
     source_id: int | None = None
     batch_id: int | None = None
     user_id: int | None = None
+    # Words in the arguments, payload or error (full-text: FTS5 or a trigram index).
+    q: str | None = None
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
 
     def validate(self) -> None:
         """Raise JobError for a status or queue that cannot exist."""
@@ -48,27 +65,56 @@ class JobFilters:
             )
 
     def as_query(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value not in (None, "")}
+        """The filters that are set, as query-string values."""
+        return {
+            key: value.strftime("%Y-%m-%dT%H:%M:%S") if isinstance(value, datetime) else value
+            for key, value in asdict(self).items()
+            if value not in (None, "")
+        }
 
     def apply(self, stmt: Select) -> Select:
-        for name, value in self.as_query().items():
-            stmt = stmt.where(getattr(JobLog, name) == value)
+        for name, value in asdict(self).items():
+            if value in (None, ""):
+                continue
+            if name == "q":
+                stmt = stmt.where(search_clause(value))
+            elif name == "since":
+                stmt = stmt.where(JobLog.created_at >= value)
+            elif name == "until":
+                stmt = stmt.where(JobLog.created_at < value)
+            else:
+                stmt = stmt.where(getattr(JobLog, name) == value)
         return stmt
 
 
-def list_jobs(
-    filters: JobFilters, limit: int = 50, before_id: int | None = None
-) -> tuple[list[JobLog], int | None]:
-    """Newest first, ``limit`` at a time; the second value is the cursor for the next page.
+def search_clause(words: str) -> ColumnElement[bool]:
+    """Job logs whose arguments, payload or error contain ``words``: on SQLite the words as a
+    phrase (the last one as a prefix) through FTS5; on PostgreSQL the text as a case-blind
+    substring through the trigram index."""
+    if db.engine.dialect.name == "sqlite":
+        tokens = re.findall(r"\w+", words)
+        if not tokens:
+            return false()
+        phrase = '"' + " ".join(tokens) + '" *'
+        matches = text("SELECT rowid FROM job_logs_fts WHERE job_logs_fts MATCH :phrase")
+        return JobLog.id.in_(matches.bindparams(phrase=phrase).columns(column("rowid")))
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return literal_column(PG_SEARCH_TEXT).ilike(f"%{escaped}%")
 
-    Keyset paging (``id < cursor``) keeps a deep page as fast as the first one.
+
+def list_jobs(
+    filters: JobFilters, limit: int = 50, before_id: int | None = None, oldest_first: bool = False
+) -> tuple[list[JobLog], int | None]:
+    """Newest (or oldest) first, ``limit`` at a time; the second value is the cursor for the
+    next page. Keyset paging (``id < cursor``) keeps a deep page as fast as the first one.
     """
     filters.validate()
     limit = max(1, min(limit, 500))
     stmt = filters.apply(select(JobLog))
     if before_id is not None:
-        stmt = stmt.where(JobLog.id < before_id)
-    rows = list(db.session.scalars(stmt.order_by(JobLog.id.desc()).limit(limit + 1)))
+        stmt = stmt.where(JobLog.id > before_id if oldest_first else JobLog.id < before_id)
+    order = JobLog.id.asc() if oldest_first else JobLog.id.desc()
+    rows = list(db.session.scalars(stmt.order_by(order).limit(limit + 1)))
     next_cursor = rows[limit - 1].id if len(rows) > limit else None
     return rows[:limit], next_cursor
 
@@ -160,6 +206,20 @@ def cancel_job(job_id: int) -> JobLog:
             f"job {job_id} is {job.status}; only pending or running jobs can be cancelled"
         )
     return job
+
+
+def cancel_jobs(job_ids: list[int]) -> tuple[list[int], list[str]]:
+    """Cancel each of these jobs that is pending or running; the rest are said why not."""
+    cancelled: list[int] = []
+    problems: list[str] = []
+    for job_id in job_ids:
+        try:
+            cancel_job(job_id)
+        except JobError as exc:
+            problems.append(str(exc))
+        else:
+            cancelled.append(job_id)
+    return cancelled, problems
 
 
 def retry_job(job_id: int, user_id: int | None = None) -> int:
@@ -348,38 +408,3 @@ def flush_failed() -> int:
     result = db.session.execute(delete(JobLog).where(JobLog.status == JobStatus.FAILED.value))
     db.session.commit()
     return result.rowcount
-
-
-def throughput(hours: int, bucket_minutes: int) -> list[dict[str, Any]]:
-    """Completed and failed jobs per bucket over the last ``hours``, oldest first, every bucket
-    present (an index range on finished_at, grouped in the database)."""
-    now = utcnow()
-    size = bucket_minutes * 60
-    end = int(now.timestamp()) // size * size + size
-    start = end - hours * 3600
-    if db.engine.dialect.name == "sqlite":
-        epoch = cast(func.strftime("%s", JobLog.finished_at), Integer)
-    else:
-        epoch = cast(func.floor(func.extract("epoch", JobLog.finished_at)), Integer)
-    # floor division: "/" is true division in SQLAlchemy 2 and would group by the second
-    bucket = (epoch // size).label("bucket")
-    rows = db.session.execute(
-        select(bucket, JobLog.status, func.count())
-        .where(
-            JobLog.finished_at >= datetime.fromtimestamp(start, now.tzinfo),
-            JobLog.status.in_((JobStatus.COMPLETED.value, JobStatus.FAILED.value)),
-        )
-        .group_by(bucket, JobLog.status)
-    )
-    counts: dict[int, dict[str, int]] = {}
-    for key, status, count in rows:
-        bucket_counts = counts.setdefault(int(key) * size, {})
-        bucket_counts[status] = bucket_counts.get(status, 0) + count
-    return [
-        {
-            "at": datetime.fromtimestamp(moment, now.tzinfo),
-            "completed": counts.get(moment, {}).get("completed", 0),
-            "failed": counts.get(moment, {}).get("failed", 0),
-        }
-        for moment in range(start, end, size)
-    ]

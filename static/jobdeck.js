@@ -1,0 +1,43 @@
+// The few lines of behaviour the pages need beyond htmx: confirmations, "select all",
+// the dashboard clock, and "/" to jump to a page's search box.
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-confirm]");
+    if (button && !window.confirm(button.getAttribute("data-confirm"))) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  document.addEventListener("change", function (event) {
+    var all = event.target.closest("[data-select-all]");
+    if (!all) return;
+    var name = all.getAttribute("data-select-all");
+    var table = all.closest("table");
+    table.querySelectorAll('input[type=checkbox][name="' + name + '"]').forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    var tag = (document.activeElement && document.activeElement.tagName) || "";
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") return;
+    var search = document.querySelector('main input[type=search]');
+    if (search) {
+      event.preventDefault();
+      search.focus();
+    }
+  });
+
+  // The server's clock, ticking between refreshes of the dashboard.
+  window.setInterval(function () {
+    var clock = document.getElementById("server-clock");
+    if (!clock) return;
+    var offset = parseInt(clock.getAttribute("data-offset-minutes"), 10) || 0;
+    var now = new Date(Date.now() + offset * 60000);
+    clock.textContent = now.toISOString().slice(11, 19);
+  }, 1000);
+})();
