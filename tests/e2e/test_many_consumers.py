@@ -43,6 +43,4 @@ def test_a_unique_job_dispatched_from_two_places_runs_once(e2e):
     e2e["start"](workers=2)
     e2e["start"](workers=2)
     wait_for(lambda: db.session.get(JobLog, first).status in ("completed", "failed"), timeout=60)
-    assert db.session.scalar(
-        select(func.count()).where(JobLog.task == "import_series_data")
-    ) == 1
+    assert db.session.scalar(select(func.count()).where(JobLog.task == "import_series_data")) == 1

@@ -44,7 +44,8 @@ class Tally:
     duration_max: float = 0.0
     histogram: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BOUNDS) + 1))
 
-    def add(self, other: Tally | JobStat) -> None:
+    def add(self, other: Any) -> None:
+        """Add another tally, or a JobStat row (anything with the same attributes)."""
         self.count += other.count
         self.timed += other.timed
         self.duration_sum += other.duration_sum
@@ -108,13 +109,15 @@ def _aggregate_job_logs(start: datetime, end: datetime | None, seconds: int) -> 
         func.count(),
         func.sum(duration),
         func.max(duration),
-    ).where(JobLog.finished_at >= start, JobLog.status.in_(FINISHED_STATUSES))
+    ).where(JobLog.finished_at >= start)  # no status condition: SQLite would pick its index
     if end is not None:
         stmt = stmt.where(JobLog.finished_at < end)
     tallies: dict[Key, Tally] = {}
     for row in db.session.execute(
         stmt.group_by(period, JobLog.task, JobLog.queue, JobLog.status, bucket)
     ):
+        if row.status not in FINISHED_STATUSES:  # a re-queued job keeps no finished_at, but
+            continue  # be sure: only final states count
         moment = datetime.fromtimestamp(int(row[0]) * seconds, UTC)
         tally = tallies.setdefault((moment, row.task, row.queue, row.status), Tally())
         count = row[5]
@@ -209,8 +212,19 @@ def finished_since(start: datetime, period: str) -> dict[Key, Tally]:
     until = rolled_up_until()
     tallies: dict[Key, Tally] = {}
     if until is not None and until > start:
-        for row in db.session.scalars(
-            select(JobStat).where(JobStat.period == period, JobStat.start >= start)
+        columns = (
+            JobStat.start,
+            JobStat.task,
+            JobStat.queue,
+            JobStat.status,
+            JobStat.count,
+            JobStat.timed,
+            JobStat.duration_sum,
+            JobStat.duration_max,
+            JobStat.histogram,
+        )  # plain rows: a day holds thousands, and ORM objects would cost more than the query
+        for row in db.session.execute(
+            select(*columns).where(JobStat.period == period, JobStat.start >= start)
         ):
             tallies.setdefault((row.start, row.task, row.queue, row.status), Tally()).add(row)
     tail_start = start if until is None else max(start, until)
