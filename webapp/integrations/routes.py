@@ -1,13 +1,16 @@
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from tasks.integrations import process_integration_data
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
 from webapp.integrations import bp
 from webapp.integrations.forms import IntegrationForm
+from webapp.models.integrations import Integration
 from webapp.services import integrations as service
 from webapp.services.jobs import jobs_for_record
+from webapp.services.listing import Listing, ListingError
 from webapp.templating import render_page
 
 
@@ -19,10 +22,30 @@ def _own(integration_id: int):
         abort(404, str(exc))
 
 
+INTEGRATION_SORTS = {
+    "name": Integration.name,
+    "service": Integration.service,
+    "update_frequency_minutes": Integration.update_frequency_minutes,
+    "last_successful_update_at": Integration.last_successful_update_at,
+}
+
+
 def list_context(form: IntegrationForm | None = None) -> dict:
-    rows = service.integrations_of(current_user.id)
+    """The user's integrations as the query string filters (service, on/off) and sorts them."""
+    try:
+        listing = Listing.read(request.args, INTEGRATION_SORTS, "name", ("service", "state"))
+    except ListingError as exc:
+        abort(400, str(exc))
+    stmt = select(Integration).where(Integration.user_id == current_user.id)
+    if "service" in listing.filters:
+        stmt = stmt.where(Integration.service == listing.filters["service"])
+    if listing.filters.get("state") in ("on", "off"):
+        stmt = stmt.where(Integration.active.is_(listing.filters["state"] == "on"))
+    rows, has_next = listing.page_of(stmt, INTEGRATION_SORTS, Integration.id)
     return {
         "rows": rows,
+        "listing": listing,
+        "has_next": has_next,
         "add_form": form or IntegrationForm(),
         "form": ActionForm(),
         "plugins": service.PLUGINS,

@@ -69,5 +69,7 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
 
 for _statement in SQLITE_DDL:
     event.listen(JobLog.__table__, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in SQLITE_DROP:  # drop_all() knows nothing of them otherwise
+    event.listen(JobLog.__table__, "before_drop", DDL(_statement).execute_if(dialect="sqlite"))
 for _statement in PG_DDL:
     event.listen(JobLog.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql"))

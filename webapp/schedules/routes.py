@@ -5,19 +5,29 @@ from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
 from webapp.models.base import utcnow
+from webapp.models.schedules import Schedule
 from webapp.models.users import Role
 from webapp.schedules import bp
 from webapp.schedules.forms import ScheduleForm, parameters_from_text, parameters_to_text
 from webapp.services import commands, timing
 from webapp.services import schedules as service
 from webapp.services.jobs import jobs_for_record
+from webapp.services.listing import Listing, ListingError
 from webapp.templating import render_fragment, render_page
 
 
 def list_context() -> dict:
-    rows = service.list_schedules()
+    """The list as the query string has it: words, on/off, sort and page."""
+    try:
+        listing = Listing.read(request.args, service.SCHEDULE_SORTS, "name", filters=("q", "state"))
+    except ListingError as exc:
+        abort(400, str(exc))
+    stmt = service.schedules_matching(listing.filters.get("q"), listing.filters.get("state"))
+    rows, has_next = listing.page_of(stmt, service.SCHEDULE_SORTS, Schedule.id)
     return {
         "rows": rows,
+        "listing": listing,
+        "has_next": has_next,
         "last_runs": {s.id: service.last_run(s.id) for s in rows},
         "describe": timing.describe,
         "form": ActionForm(),
@@ -186,7 +196,7 @@ def toggle(schedule_id: int):
     service.update_schedule(schedule, {"active": not schedule.active})
     if request.headers.get("HX-Request"):
         return render_page("schedules/list.html", ("schedule_table",), **list_context())
-    return redirect(url_for("schedules.index"))
+    return redirect(url_for("schedules.index", **request.args))
 
 
 @bp.route("/<int:schedule_id>/run", methods=["POST"])

@@ -20,7 +20,7 @@ from webapp.models.integrations import Integration
 from webapp.models.series import Series
 from webapp.models.transfers import FailedImportRow, Import
 from webapp.services.files import FileRefused, csv_text, read_table
-from webapp.services.ownership import owned, owned_list
+from webapp.services.ownership import owned
 
 CHUNK_SIZE = 500
 
@@ -248,10 +248,6 @@ def get_import(import_id: int, user_id: int | None = None, is_admin: bool = True
     if record is None:
         raise ImportRequestError(f"import {import_id} not found")
     return record
-
-
-def imports_of(user_id: int | None, is_admin: bool, limit: int = 50) -> list[Import]:
-    return owned_list(Import, user_id, is_admin, limit)
 
 
 # -- running ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from webapp.extensions import db
 
@@ -25,3 +25,11 @@ def owned_list(model: type[T], user_id: int | None, is_admin: bool, limit: int =
     if not is_admin:
         stmt = stmt.where(model.user_id == user_id)
     return list(db.session.scalars(stmt))
+
+
+def owned_query(model: type[T], user_id: int | None, is_admin: bool) -> Select:
+    """Every record of ``model`` the user may see (an admin sees all)."""
+    stmt = select(model)
+    if not is_admin:
+        stmt = stmt.where(model.user_id == user_id)
+    return stmt

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from webapp.extensions import db
@@ -171,6 +171,33 @@ def get_schedule(ref: int | str) -> Schedule:
 
 def list_schedules() -> list[Schedule]:
     return list(db.session.scalars(select(Schedule).order_by(Schedule.name)))
+
+
+# The columns the schedules page sorts by.
+SCHEDULE_SORTS = {
+    "name": Schedule.name,
+    "command": Schedule.command,
+    "next_run_at": Schedule.next_run_at,
+    "created_at": Schedule.created_at,
+}
+
+
+def schedules_matching(words: str | None = None, state: str | None = None) -> Select:
+    """Schedules whose name, command or description contain ``words``; ``state`` "on" or
+    "off" keeps only active or paused ones."""
+    stmt = select(Schedule)
+    if words:
+        like = f"%{words}%"
+        stmt = stmt.where(
+            or_(
+                Schedule.name.ilike(like),
+                Schedule.command.ilike(like),
+                Schedule.description.ilike(like),
+            )
+        )
+    if state in ("on", "off"):
+        stmt = stmt.where(Schedule.active.is_(state == "on"))
+    return stmt
 
 
 def last_run(schedule_id: int) -> ScheduleRun | None:

@@ -3,18 +3,45 @@ from flask_login import current_user, login_required
 
 from webapp.api.params import int_arg
 from webapp.api.transfers import send_export, start_import_from_request
+from webapp.models.transfers import Export, Import
 from webapp.services import exports, imports
 from webapp.services.files import FileRefused
 from webapp.services.jobs import jobs_for_record
+from webapp.services.listing import Listing, ListingError
+from webapp.services.ownership import owned_query
 from webapp.templating import render_page
 from webapp.transfers import bp
 from webapp.transfers.forms import ExportForm, ImportForm
 
+IMPORT_SORTS = {
+    "created_at": Import.created_at,
+    "filename": Import.filename,
+    "failed_rows": Import.failed_rows,
+    "total_rows": Import.total_rows,
+}
+EXPORT_SORTS = {"created_at": Export.created_at, "rows": Export.rows, "size": Export.size}
+
+
+def _listed(model, sorts: dict, filters: tuple[str, ...]) -> tuple[list, Listing, bool]:
+    """The caller's records (all, for an admin) as the query string filters and sorts them."""
+    try:
+        listing = Listing.read(request.args, sorts, "-created_at", filters=filters)
+    except ListingError as exc:
+        abort(400, str(exc))
+    stmt = owned_query(model, current_user.id, current_user.is_admin)
+    for name, value in listing.filters.items():
+        stmt = stmt.where(getattr(model, name) == value)
+    rows, has_next = listing.page_of(stmt, sorts, model.id)
+    return rows, listing, has_next
+
 
 def imports_context(form: ImportForm | None = None) -> dict:
-    rows = imports.imports_of(current_user.id, current_user.is_admin)
+    rows, listing, has_next = _listed(Import, IMPORT_SORTS, ("status", "importer"))
     return {
         "rows": rows,
+        "listing": listing,
+        "has_next": has_next,
+        "importers": sorted(imports.IMPORTERS),
         "form": form or ImportForm(),
         "any_active": any(r.status in ("pending", "running") for r in rows),
     }
@@ -76,9 +103,12 @@ def failed_rows_csv(import_id: int):
 
 
 def exports_context(form: ExportForm | None = None) -> dict:
-    rows = exports.exports_of(current_user.id, current_user.is_admin)
+    rows, listing, has_next = _listed(Export, EXPORT_SORTS, ("status", "dataset", "format"))
     return {
         "rows": rows,
+        "listing": listing,
+        "has_next": has_next,
+        "datasets": sorted(exports.DATASETS),
         "form": form or ExportForm(),
         "any_active": any(r.status in ("pending", "running") for r in rows),
     }

@@ -1,0 +1,74 @@
+"""Sorting, filtering and paging for the console's smaller lists (schedules, imports, exports,
+integrations): the state lives in the query string, so a sorted, filtered page is a link."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select
+
+from webapp.extensions import db
+
+PAGE_SIZE = 25
+
+
+class ListingError(ValueError):
+    """A sort or page that this list does not offer."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Where a list is: its sort (a column name, "-" in front for descending), its page and
+    its filters, read from the query string and written back into links."""
+
+    sort: str
+    page: int = 1
+    filters: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def read(
+        cls, args: Mapping[str, str], sorts: Mapping[str, Any], default: str, filters: tuple = ()
+    ) -> Listing:
+        """The listing from request arguments; ListingError for a sort or page it cannot be."""
+        sort = args.get("sort") or default
+        if sort.lstrip("-") not in sorts:
+            raise ListingError(f"sort must be one of {', '.join(sorts)} (with - for descending)")
+        raw_page = args.get("page") or "1"
+        if not raw_page.isdigit() or int(raw_page) < 1:
+            raise ListingError(f"page must be a whole number from 1, not {raw_page!r}")
+        chosen = {name: args[name].strip() for name in filters if (args.get(name) or "").strip()}
+        return cls(sort, int(raw_page), chosen)
+
+    def query(self, **changes: Any) -> dict[str, Any]:
+        """This listing's query-string values with some changed (None drops one)."""
+        values: dict[str, Any] = {**self.filters, "sort": self.sort, "page": self.page}
+        values.update(changes)
+        if values.get("page") == 1:
+            values.pop("page")
+        return {key: value for key, value in values.items() if value not in (None, "")}
+
+    def sorted_by(self, column: str) -> dict[str, Any]:
+        """The query for a column heading: sort by it, or flip it when it is the sort already."""
+        descending = self.sort == f"-{column}" or (self.sort != column and column != "name")
+        if self.sort.lstrip("-") == column:
+            descending = not self.sort.startswith("-")
+        return self.query(sort=f"-{column}" if descending else column, page=1)
+
+    def arrow(self, column: str) -> str:
+        if self.sort.lstrip("-") != column:
+            return ""
+        return " ↓" if self.sort.startswith("-") else " ↑"
+
+    def page_of(
+        self, stmt: Select, sorts: Mapping[str, Any], id_column: Any, size: int = PAGE_SIZE
+    ) -> tuple[list[Any], bool]:
+        """One page of ``stmt`` in this order (ties broken by id); True when more follow."""
+        column = sorts[self.sort.lstrip("-")]
+        descending = self.sort.startswith("-")
+        order = [column.desc() if descending else column.asc()]
+        order.append(id_column.desc() if descending else id_column.asc())
+        stmt = stmt.order_by(*order).offset((self.page - 1) * size).limit(size + 1)
+        rows = list(db.session.scalars(stmt))
+        return rows[:size], len(rows) > size
