@@ -36,7 +36,7 @@ from tasks.context import (
     JobContext,
     PermanentError,
     _current,
-    app_context,
+    task_context,
 )
 from tasks.policy import RetryPolicy
 from tasks.queue import QUEUE_PRIORITIES, enqueue_many, huey
@@ -268,20 +268,25 @@ class TrackedTask:
     # -- running --------------------------------------------------------------------------------
 
     def _execute(self, huey_task: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
-        with app_context():
+        with task_context():
+            engine = db.engine
             job_id = self._job_id_for(huey_task, args, kwargs)
             queue = QUEUE_BY_PRIORITY.get(huey_task.priority, self.queue)
             reason = is_paused(queue, self.name)
             if reason:
-                recorder.change(db.engine, job_id, {"message": f"Waiting: {reason}."})
+                recorder.change(engine, job_id, {"message": f"Waiting: {reason}."})
                 raise RetryTask(delay=PAUSE_RECHECK_SECONDS)
             max_attempts = self.policy.max_attempts()
             attempt = max(1, max_attempts - huey_task.retries)
-            job = JobContext(job_id, payload=self.payload_for(args, kwargs), timeout=self.timeout)
+            job = JobContext(
+                job_id,
+                timeout=self.timeout,
+                initial_payload=lambda: self.payload_for(args, kwargs),
+            )
             if self.timeout:
                 job.deadline = time.monotonic() + self.timeout
             recorder.change(
-                db.engine,
+                engine,
                 job_id,
                 {
                     "status": JobStatus.RUNNING.value,
@@ -299,7 +304,7 @@ class TrackedTask:
             except JobCancelled:
                 db.session.rollback()
                 recorder.change(
-                    db.engine,
+                    engine,
                     job_id,
                     {
                         "status": JobStatus.CANCELLED.value,
@@ -321,7 +326,7 @@ class TrackedTask:
             values = {"status": JobStatus.COMPLETED.value, "progress": 100, "finished_at": utcnow()}
             if isinstance(result, str):
                 values["message"] = result
-            recorder.change(db.engine, job_id, values)
+            recorder.change(engine, job_id, values)
             return None
 
     def _job_id_for(self, huey_task: Any, args: tuple, kwargs: dict[str, Any]) -> int:

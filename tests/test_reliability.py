@@ -147,6 +147,13 @@ def test_a_batch_counts_its_jobs_and_runs_its_callback_once(app, client, bearer)
     assert retried.status_code == 202 and retried.get_json()["retried"] == 1
     assert job(retried.get_json()["job_ids"][0]).retry_of == ids[2]
     assert client.get("/api/batches/999", headers=bearer("viewer")).status_code == 404
+    headers = {**bearer("viewer"), "Accept": "text/html"}
+    page = client.get(f"/batches/{batch.id}", headers=headers).get_data(as_text=True)
+    assert all(f'href="/jobs/{job_id}"' in page for job_id in ids)  # its jobs, each linked
+    callback = callbacks[0].id
+    assert f'href="/batches/{batch.id}"' in client.get(
+        f"/jobs/{callback}", headers=headers
+    ).get_data(as_text=True)  # and the callback job links back to its batch
 
 
 def test_cancelling_a_batch_cancels_its_waiting_jobs(app, client, login):

@@ -9,6 +9,7 @@ from webapp.jobs import bp
 from webapp.models.users import Role
 from webapp.services import batches
 from webapp.services import jobs as job_service
+from webapp.services.jobs import JobFilters
 from webapp.templating import render_page
 
 
@@ -30,7 +31,8 @@ def batch_context(batch_id: int) -> dict:
         progress = batches.progress(batch_id)
     except batches.BatchError as exc:
         abort(404, str(exc))
-    return {"b": progress, "form": ActionForm()}
+    jobs, _ = job_service.list_jobs(JobFilters(batch_id=batch_id), limit=20)
+    return {"b": progress, "jobs": jobs, "form": ActionForm()}
 
 
 @bp.route("batches/<int:batch_id>")

@@ -67,8 +67,7 @@ def is_paused(queue: str, task: str) -> str | None:
     """Why a job of ``task`` on ``queue`` must wait now, or None. Read at most every 2 s."""
     global _cache
     now = time.monotonic()
-    with _cache_lock:
-        fetched_at, entries = _cache
+    fetched_at, entries = _cache  # one tuple, replaced whole: readable without the lock
     if now - fetched_at > CACHE_SECONDS:
         entries = {(p.kind, p.name) for p in db.session.scalars(select(Pause))}
         with _cache_lock:
