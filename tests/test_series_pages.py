@@ -131,3 +131,22 @@ def test_demo_without_tvmaze_fails_visibly_not_a_crash(runner, users, app):
     assert len(jobs) == 5 and {j.status for j in jobs} == {"failed"}
     assert all("TVmaze cannot be reached" in j.error for j in jobs)
     assert {j.attempts for j in jobs} == {3}
+
+
+def test_an_episode_page_shows_the_jobs_that_worked_for_it(client, login, fake_tvmaze):
+    from tasks.series import import_episode_data
+    from webapp.models.series import Episode
+
+    fake_tvmaze.add_show(82, "Game of Thrones", episodes=2)
+    login("operator")
+    client.post("/series", data={"id_type": "tvmaze", "show_id": "82"})
+    episode = db.session.scalars(select(Episode).order_by(Episode.id)).first()
+    job_id = import_episode_data.dispatch(episode.id, source=("episode", episode.id))
+    page = text(client.get(f"/series/{episode.series_id}/episodes/{episode.id}"))
+    assert "S01E01" in page and f'href="/jobs/{job_id}"' in page and "synced" in page
+    job_page = text(client.get(f"/jobs/{job_id}"))
+    assert f'href="/series/episodes/{episode.id}"' in job_page  # the job links back
+    back = client.get(f"/series/episodes/{episode.id}")
+    assert back.headers["Location"] == f"/series/{episode.series_id}/episodes/{episode.id}"
+    assert client.get(f"/series/{episode.series_id}/episodes/999").status_code == 404
+    assert client.get(f"/series/{episode.series_id + 1}/episodes/{episode.id}").status_code == 404

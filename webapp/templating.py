@@ -102,6 +102,8 @@ def record_url(source_type: str | None, source_id: int | None) -> str | None:
     if source_type in RECORD_PAGES:
         endpoint, argument = RECORD_PAGES[source_type]
         return url_for(endpoint, **{argument: source_id})
+    if source_type == "episode":
+        return url_for("series.episode_by_id", episode_id=source_id)
     if source_type == "export":
         return url_for("transfers.exports_page", _anchor=f"export-{source_id}")
     return url_for("jobs.index", source_type=source_type, source_id=source_id)

@@ -99,6 +99,35 @@ def show(series_id: int):
     )
 
 
+def episode_context(series_id: int, episode_id: int) -> dict:
+    episode = db.session.get(Episode, episode_id)
+    if episode is None or episode.series_id != series_id:
+        abort(404, f"series {series_id} has no episode {episode_id}")
+    jobs = jobs_for_record("episode", episode.id, 20)
+    return {"episode": episode, "jobs": jobs, "any_active": any(j.is_active for j in jobs)}
+
+
+@bp.route("/<int:series_id>/episodes/<int:episode_id>")
+@login_required
+def episode(series_id: int, episode_id: int):
+    return render_page(
+        "series/episode.html",
+        ("episode_status",),
+        live=True,
+        **episode_context(series_id, episode_id),
+    )
+
+
+@bp.route("/episodes/<int:episode_id>")
+@login_required
+def episode_by_id(episode_id: int):
+    """An episode's page from its id alone (what a job log knows of it)."""
+    episode = db.session.get(Episode, episode_id)
+    if episode is None:
+        abort(404, f"no episode {episode_id}")
+    return redirect(url_for("series.episode", series_id=episode.series_id, episode_id=episode_id))
+
+
 @bp.route("/<int:series_id>/refresh", methods=["POST"])
 @role_required(Role.OPERATOR)
 def refresh(series_id: int):

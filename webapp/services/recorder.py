@@ -10,16 +10,18 @@ consumer (web requests, commands, immediate mode) every change is written throug
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import threading
 import time
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import JSON, insert, select, update
 from sqlalchemy.engine import Engine
 
-from webapp.models.base import utcnow
+from webapp.models.base import UTCDateTime, utcnow
 from webapp.models.jobs import JobLog, JobStatus
 
 log = logging.getLogger(__name__)
@@ -169,23 +171,55 @@ class JobRecorder:
         """Group the updates by the columns they set and run one executemany per group.
 
         A job someone cancelled while it was still pending stays cancelled: every update skips
-        rows whose status is already ``cancelled``.
+        rows whose status is already ``cancelled``. The statements go to the driver as they
+        are, with values converted here: SQLAlchemy's per-row parameter processing cost a
+        consumer more of its throughput than the database's own work did.
         """
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        groups: dict[tuple[str, ...], list[tuple]] = {}
+        dialect = engine.dialect.name
         for job_id, values in changes.items():
             columns = tuple(sorted(values))
-            params = {f"v_{name}": value for name, value in values.items()}
-            params["b_id"] = job_id
-            groups.setdefault(columns, []).append(params)
+            row = tuple(_driver_value(dialect, name, values[name]) for name in columns)
+            groups.setdefault(columns, []).append((*row, job_id))
         with engine.begin() as conn:
-            for columns, params in groups.items():
-                stmt = (
-                    update(table)
-                    .where(table.c.id == bindparam("b_id"))
-                    .where(table.c.status != JobStatus.CANCELLED.value)
-                    .values({name: bindparam(f"v_{name}") for name in columns})
-                )
-                conn.execute(stmt, params)
+            for columns, rows in groups.items():
+                conn.exec_driver_sql(_update_sql(engine, columns), rows)
+
+
+_update_statements: dict[tuple[str, tuple[str, ...]], str] = {}
+_DATETIME_COLUMNS = frozenset(c.name for c in table.c if isinstance(c.type, UTCDateTime))
+_JSON_COLUMNS = frozenset(c.name for c in table.c if isinstance(c.type, JSON))
+
+
+def _update_sql(engine: Engine, columns: tuple[str, ...]) -> str:
+    """The UPDATE for one set of columns, in the driver's parameter style (made once)."""
+    key = (engine.dialect.name, columns)
+    sql = _update_statements.get(key)
+    if sql is None:
+        unknown = set(columns) - set(table.c.keys())
+        if unknown:
+            raise ValueError(f"not job-log columns: {sorted(unknown)}")
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        assignments = ", ".join(f"{name} = {mark}" for name in columns)
+        sql = (
+            f"UPDATE {table.name} SET {assignments} "
+            f"WHERE id = {mark} AND status != '{JobStatus.CANCELLED.value}'"
+        )
+        _update_statements[key] = sql
+    return sql
+
+
+def _driver_value(dialect: str, column: str, value: Any) -> Any:
+    """A value as the column's SQLAlchemy type would hand it to the driver."""
+    if value is None:
+        return None
+    if column in _DATETIME_COLUMNS:
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else value
+    if column in _JSON_COLUMNS:
+        return json.dumps(value)
+    return value
 
 
 recorder = JobRecorder()
