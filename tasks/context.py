@@ -6,8 +6,8 @@ from __future__ import annotations
 import contextvars
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,21 +57,22 @@ def app_context():
     return _consumer_app.app_context()
 
 
-@contextmanager
-def task_context() -> Iterator[None]:
+class task_context:  # noqa: N801 - used as a context manager, like a function
     """The app context a tracked task runs in. A consumer's worker thread keeps one context
     for its whole life (pushing and tearing down one per task cost a tenth of a no-op task's
-    throughput); the task's database session is still ended after every task."""
-    if not getattr(_worker_threads, "has_context", False):
-        if has_app_context():  # immediate mode, a request, a test: run in that context
-            yield
-            return
-        app_context().push()
-        _worker_threads.has_context = True
-    try:
-        yield
-    finally:
-        if db.session.registry.has():
+    throughput); the task's database session is still ended after every task. A plain class
+    rather than @contextmanager: it runs for every task."""
+
+    __slots__ = ("owned",)
+
+    def __enter__(self) -> None:
+        self.owned = getattr(_worker_threads, "has_context", False)
+        if not self.owned and not has_app_context():
+            app_context().push()
+            _worker_threads.has_context = self.owned = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.owned and db.session.registry.has():
             db.session.remove()
 
 

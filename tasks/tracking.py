@@ -269,7 +269,9 @@ class TrackedTask:
 
     def _execute(self, huey_task: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
         with task_context():
-            engine = db.engine
+            # a consumer's recorder buffers the changes and has its engine; only a write-through
+            # (immediate mode, a test) needs this one
+            engine = None if recorder.batching else db.engine
             job_id = self._job_id_for(huey_task, args, kwargs)
             queue = QUEUE_BY_PRIORITY.get(huey_task.priority, self.queue)
             reason = is_paused(queue, self.name)

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, insert, select, update
@@ -142,12 +142,13 @@ class JobRecorder:
         with self._lock:
             self._detached.add(job_id)
 
-    def change(self, engine: Engine, job_id: int, values: Mapping[str, Any]) -> None:
-        """Record new column values for one job; later values win over earlier ones."""
+    def change(self, engine: Engine | None, job_id: int, values: Mapping[str, Any]) -> None:
+        """Record new column values for one job; later values win over earlier ones. A
+        consumer's recorder knows its engine (``engine`` may then be None)."""
         if job_id in self._detached:
             return
         if self._thread is None:
-            self._write(engine, {job_id: dict(values)})
+            self._write(engine or self._engine, {job_id: dict(values)})
             return
         with self._lock:
             self._changes.setdefault(job_id, {}).update(values)
@@ -176,14 +177,43 @@ class JobRecorder:
         consumer more of its throughput than the database's own work did.
         """
         groups: dict[tuple[str, ...], list[tuple]] = {}
-        dialect = engine.dialect.name
         for job_id, values in changes.items():
             columns = tuple(sorted(values))
-            row = tuple(_driver_value(dialect, name, values[name]) for name in columns)
-            groups.setdefault(columns, []).append((*row, job_id))
+            groups.setdefault(columns, []).append((*(values[c] for c in columns), job_id))
+        dialect = engine.dialect.name
         with engine.begin() as conn:
             for columns, rows in groups.items():
+                converters = [*(_converter(dialect, column) for column in columns), None]  # id
+                if any(converters):
+                    rows = [_converted(row, converters) for row in rows]
                 conn.exec_driver_sql(_update_sql(engine, columns), rows)
+
+
+def _converted(row: tuple, converters: list) -> tuple:
+    return tuple(
+        value if convert is None or value is None else convert(value)
+        for value, convert in zip(row, converters, strict=True)
+    )
+
+
+def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+def _converter(dialect: str, column: str):
+    """How a value of this column reaches the driver, as its SQLAlchemy type would send it
+    (None: as it is)."""
+    if column in _DATETIME_COLUMNS:
+        return _sqlite_time if dialect == "sqlite" else _naive_utc
+    if column in _JSON_COLUMNS:
+        return json.dumps
+    return None
 
 
 _update_statements: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -207,19 +237,6 @@ def _update_sql(engine: Engine, columns: tuple[str, ...]) -> str:
         )
         _update_statements[key] = sql
     return sql
-
-
-def _driver_value(dialect: str, column: str, value: Any) -> Any:
-    """A value as the column's SQLAlchemy type would hand it to the driver."""
-    if value is None:
-        return None
-    if column in _DATETIME_COLUMNS:
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else value
-    if column in _JSON_COLUMNS:
-        return json.dumps(value)
-    return value
 
 
 recorder = JobRecorder()
