@@ -186,7 +186,31 @@ class JobRecorder:
                 converters = [*(_converter(dialect, column) for column in columns), None]  # id
                 if any(converters):
                     rows = [_converted(row, converters) for row in rows]
-                conn.exec_driver_sql(_update_sql(engine, columns), rows)
+                if dialect == "postgresql":
+                    # One statement over arrays: psycopg's pipelined executemany spent about
+                    # 40 us of the consumer's Python time on every row.
+                    conn.exec_driver_sql(
+                        _pg_update_sql(engine, columns), tuple(map(list, zip(*rows, strict=True)))
+                    )
+                else:
+                    conn.exec_driver_sql(_update_sql(engine, columns), rows)
+
+
+def _pg_update_sql(engine: Engine, columns: tuple[str, ...]) -> str:
+    """One UPDATE for many rows on PostgreSQL, its values in one array per column (made once)."""
+    key = ("postgresql-arrays", columns)
+    sql = _update_statements.get(key)
+    if sql is None:
+        types = [table.c[name].type.compile(dialect=engine.dialect) for name in columns]
+        arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in (*types, "INTEGER"))
+        names = ", ".join((*columns, "id"))
+        assignments = ", ".join(f"{name} = v.{name}" for name in columns)
+        sql = (
+            f"UPDATE {table.name} AS j SET {assignments} FROM unnest({arrays}) AS v({names}) "
+            f"WHERE j.id = v.id AND j.status != '{JobStatus.CANCELLED.value}'"
+        )
+        _update_statements[key] = sql
+    return sql
 
 
 def _converted(row: tuple, converters: list) -> tuple:
