@@ -287,19 +287,16 @@ class TrackedTask:
             )
             if self.timeout:
                 job.deadline = time.monotonic() + self.timeout
-            recorder.change(
-                engine,
-                job_id,
-                {
-                    "status": JobStatus.RUNNING.value,
-                    "attempts": attempt,
-                    "started_at": utcnow(),
-                    "finished_at": None,
-                    "next_attempt_at": None,
-                    "worker": f"{CONSUMER_ID}:{threading.current_thread().name}",
-                    "consumer_id": CONSUMER_ID,
-                },
-            )
+            starting = {
+                "status": JobStatus.RUNNING.value,
+                "attempts": attempt,
+                "started_at": utcnow(),
+                "worker": f"{CONSUMER_ID}:{threading.current_thread().name}",
+                "consumer_id": CONSUMER_ID,
+            }
+            if attempt > 1:  # only a retry has a previous attempt's times to clear
+                starting |= {"finished_at": None, "next_attempt_at": None}
+            recorder.change(engine, job_id, starting)
             token = _current.set(job)
             try:
                 result = self.func(*args, **kwargs)
