@@ -169,7 +169,7 @@ class JobRecorder:
 
     @staticmethod
     def _write(engine: Engine, changes: Mapping[int, Mapping[str, Any]]) -> None:
-        """Group the updates by the columns they set and run one executemany per group.
+        """Group the updates by the columns they set and write each group in one statement.
 
         A job someone cancelled while it was still pending stays cancelled: every update skips
         rows whose status is already ``cancelled``. The statements go to the driver as they
@@ -186,31 +186,11 @@ class JobRecorder:
                 converters = [*(_converter(dialect, column) for column in columns), None]  # id
                 if any(converters):
                     rows = [_converted(row, converters) for row in rows]
+                sql = _update_sql(engine, columns)
                 if dialect == "postgresql":
-                    # One statement over arrays: psycopg's pipelined executemany spent about
-                    # 40 us of the consumer's Python time on every row.
-                    conn.exec_driver_sql(
-                        _pg_update_sql(engine, columns), tuple(map(list, zip(*rows, strict=True)))
-                    )
+                    conn.exec_driver_sql(sql, tuple(map(list, zip(*rows, strict=True))))
                 else:
-                    conn.exec_driver_sql(_update_sql(engine, columns), rows)
-
-
-def _pg_update_sql(engine: Engine, columns: tuple[str, ...]) -> str:
-    """One UPDATE for many rows on PostgreSQL, its values in one array per column (made once)."""
-    key = ("postgresql-arrays", columns)
-    sql = _update_statements.get(key)
-    if sql is None:
-        types = [table.c[name].type.compile(dialect=engine.dialect) for name in columns]
-        arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in (*types, "INTEGER"))
-        names = ", ".join((*columns, "id"))
-        assignments = ", ".join(f"{name} = v.{name}" for name in columns)
-        sql = (
-            f"UPDATE {table.name} AS j SET {assignments} FROM unnest({arrays}) AS v({names}) "
-            f"WHERE j.id = v.id AND j.status != '{JobStatus.CANCELLED.value}'"
-        )
-        _update_statements[key] = sql
-    return sql
+                    conn.exec_driver_sql(sql, rows)
 
 
 def _converted(row: tuple, converters: list) -> tuple:
@@ -246,19 +226,29 @@ _JSON_COLUMNS = frozenset(c.name for c in table.c if isinstance(c.type, JSON))
 
 
 def _update_sql(engine: Engine, columns: tuple[str, ...]) -> str:
-    """The UPDATE for one set of columns, in the driver's parameter style (made once)."""
+    """The UPDATE for one set of columns on this database, made once per set: on SQLite one
+    row per parameter tuple; on PostgreSQL all rows at once, as one array per column (psycopg's
+    pipelined executemany spent about 40 us of the consumer's Python time on every row)."""
     key = (engine.dialect.name, columns)
     sql = _update_statements.get(key)
     if sql is None:
         unknown = set(columns) - set(table.c.keys())
         if unknown:
             raise ValueError(f"not job-log columns: {sorted(unknown)}")
-        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        assignments = ", ".join(f"{name} = {mark}" for name in columns)
-        sql = (
-            f"UPDATE {table.name} SET {assignments} "
-            f"WHERE id = {mark} AND status != '{JobStatus.CANCELLED.value}'"
-        )
+        keep_cancelled = f"status != '{JobStatus.CANCELLED.value}'"
+        if engine.dialect.name == "postgresql":
+            types = [table.c[name].type.compile(dialect=engine.dialect) for name in columns]
+            arrays = ", ".join(f"%s::{sql_type}[]" for sql_type in (*types, "INTEGER"))
+            assignments = ", ".join(f"{name} = v.{name}" for name in columns)
+            sql = (
+                f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) "
+                f"AS v({', '.join((*columns, 'id'))}) "
+                f"WHERE {table.name}.id = v.id AND {table.name}.{keep_cancelled}"
+            )
+        else:
+            mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+            assignments = ", ".join(f"{name} = {mark}" for name in columns)
+            sql = f"UPDATE {table.name} SET {assignments} WHERE id = {mark} AND {keep_cancelled}"
         _update_statements[key] = sql
     return sql
 
