@@ -132,3 +132,18 @@ def test_search_through_the_api(client, bearer, finished):
     assert got["items"] == []
     bad = client.get("/api/job-logs?since=soon", headers=bearer("viewer"))
     assert bad.status_code == 400 and bad.get_json()["error"]["code"]
+
+
+def test_the_failed_list_pages_newest_first(client, login):
+    rows = [JobLog(task="sample_job", status="failed", error=f"boom {i}") for i in range(105)]
+    db.session.add_all(rows)
+    db.session.commit()
+    login("viewer")
+    first = text(client.get("/failed"))
+    assert first.count('name="ids"') == 100 and "105 failed job(s) match" in first
+    assert f'href="/jobs/{rows[-1].id}"' in first and f'href="/jobs/{rows[4].id}"' not in first
+    cursor = rows[5].id
+    assert f"cursor={cursor}" in first
+    second = text(client.get(f"/failed?cursor={cursor}", headers=HTMX))
+    assert second.count('name="ids"') == 5 and "« Newest" in second
+    assert client.get("/failed?cursor=abc").status_code == 400

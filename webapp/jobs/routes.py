@@ -3,6 +3,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from tasks.tracking import registered_tasks
+from webapp.api.params import int_arg
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
@@ -151,12 +152,22 @@ def failed_filters(source) -> job_service.FailedFilters:
     )
 
 
+FAILED_PAGE_SIZE = 100
+
+
 def failed_context() -> dict:
+    """The failed list, newest first, a page at a time (keyset: ``cursor`` is the last id
+    seen), with the total that "Retry all" would act on."""
     filters = failed_filters(request.args)
+    cursor = int_arg("cursor", minimum=1)
     query = job_service.failed_jobs_query(filters)
-    failed = list(db.session.scalars(query.order_by(JobLog.id.desc()).limit(200)))
+    page = query if cursor is None else query.where(JobLog.id < cursor)
+    rows = list(db.session.scalars(page.order_by(JobLog.id.desc()).limit(FAILED_PAGE_SIZE + 1)))
+    failed = rows[:FAILED_PAGE_SIZE]
     return {
         "failed": failed,
+        "next_cursor": failed[-1].id if len(rows) > FAILED_PAGE_SIZE else None,
+        "first_page": cursor is None,
         "total": db.session.scalar(select(func.count()).select_from(query.subquery())),
         "filters": filters,
         "filter_form": FailedFilterForm(request.args),
