@@ -325,7 +325,7 @@ def queue_counts() -> dict[str, int]:
     return counts
 
 
-def _duration_seconds():
+def duration_seconds():
     """A SQL expression for a finished job's duration in seconds, on SQLite and PostgreSQL."""
     if db.engine.dialect.name == "sqlite":
         return (func.julianday(JobLog.finished_at) - func.julianday(JobLog.started_at)) * 86400.0
@@ -344,7 +344,7 @@ def job_stats() -> dict[str, Any]:
         select(JobLog.queue, JobLog.status, func.count()).group_by(JobLog.queue, JobLog.status)
     ):
         by_queue.setdefault(queue, {s.value: 0 for s in JobStatus})[status] = count
-    duration = _duration_seconds()
+    duration = duration_seconds()
     done = JobLog.status == JobStatus.COMPLETED.value
     by_task = [
         {

@@ -20,6 +20,7 @@ from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, JobLog, JobStat, JobStatus
 from webapp.models.schedules import Schedule, ScheduleRun
+from webapp.services.jobs import duration_seconds
 from webapp.services.schedules import last_run
 
 # Upper bounds (seconds) of the duration histogram's buckets; one more bucket holds the rest.
@@ -83,16 +84,10 @@ def _epoch(column):
     return cast(func.floor(func.extract("epoch", column)), Integer)
 
 
-def _duration():
-    if db.engine.dialect.name == "sqlite":
-        return (func.julianday(JobLog.finished_at) - func.julianday(JobLog.started_at)) * 86400.0
-    return func.extract("epoch", JobLog.finished_at - JobLog.started_at)
-
-
 def _aggregate_job_logs(start: datetime, end: datetime | None, seconds: int) -> dict[Key, Tally]:
     """Finished job logs in [start, end) grouped per period of ``seconds``, in the database:
     one row per period, task, queue, status and histogram bucket."""
-    duration = _duration()
+    duration = duration_seconds()
     bucket = case(
         (JobLog.started_at.is_(None), -1),
         *[(duration < bound, index) for index, bound in enumerate(DURATION_BOUNDS)],
