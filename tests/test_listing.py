@@ -94,3 +94,21 @@ def test_integrations_filter_by_state(client, login):
     assert ">alpha</a>" in on and ">beta</a>" not in on
     backwards = text(client.get("/integrations?sort=-name", headers=HTMX))
     assert backwards.index(">beta</a>") < backwards.index(">alpha</a>")
+
+
+def test_series_sort_by_name_and_search(client, login):
+    from webapp.models.series import Series
+
+    db.session.add_all(
+        Series(name=name, tvmaze_id=i) for i, name in enumerate(("Bones", "Archer", "Cosmos"), 1)
+    )
+    db.session.commit()
+    login("viewer")
+    newest_first = text(client.get("/series", headers=HTMX))
+    assert newest_first.index("Cosmos") < newest_first.index("Bones")  # added last, shown first
+    by_name = text(client.get("/series?sort=name", headers=HTMX))
+    assert by_name.index("Archer") < by_name.index("Bones") < by_name.index("Cosmos")
+    assert "sort=-name" in by_name  # the heading now flips it
+    found = text(client.get("/series?q=o&sort=-name", headers=HTMX))
+    assert "Cosmos" in found and "Bones" in found and "Archer" not in found
+    assert found.index("Cosmos") < found.index("Bones")

@@ -40,7 +40,8 @@ def test_series_form_errors_and_search(client, login, fake_tvmaze):
     assert found.lstrip().startswith('<section id="series_table"') and "TheTVDB show 4242" in found
     assert "No series match" in text(client.get("/series?q=nothing"))
     assert client.get("/series/999").status_code == 404
-    assert client.get("/series?cursor=abc").status_code == 400
+    assert client.get("/series?page=abc").status_code == 400
+    assert client.get("/series?sort=summary").status_code == 400
 
 
 def test_refresh_now_and_viewer_limits(client, login, fake_tvmaze):

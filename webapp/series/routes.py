@@ -3,16 +3,16 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from tasks.series import dispatch_series_data, find_series_missing_data
-from webapp.api.params import int_arg
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
-from webapp.models.series import Episode
+from webapp.models.series import Episode, Series
 from webapp.models.users import Role
 from webapp.series import bp
 from webapp.series.forms import AddSeriesForm
 from webapp.services import series as series_service
 from webapp.services.jobs import jobs_for_record
+from webapp.services.listing import Listing, ListingError
 from webapp.services.series import SeriesError
 from webapp.templating import render_page
 
@@ -20,13 +20,20 @@ PAGE_SIZE = 50
 
 
 def series_list_context(add_form: AddSeriesForm | None = None) -> dict:
-    query = request.args.get("q", "").strip()
-    rows, next_cursor = series_service.search_series(query, PAGE_SIZE, int_arg("cursor", minimum=1))
+    try:
+        listing = Listing.read(request.args, series_service.SERIES_SORTS, "-id", filters=("q",))
+    except ListingError as exc:
+        abort(400, str(exc))
+    query = listing.filters.get("q", "")
+    rows, has_next = listing.page_of(
+        series_service.series_matching(query), series_service.SERIES_SORTS, Series.id, PAGE_SIZE
+    )
     last_jobs = series_service.last_jobs_for("series", [s.id for s in rows])
     return {
         "rows": rows,
         "q": query,
-        "next_cursor": next_cursor,
+        "listing": listing,
+        "has_next": has_next,
         "last_jobs": last_jobs,
         "freshness": {s.id: series_service.freshness(s) for s in rows},
         "any_active": any(job.is_active for job in last_jobs.values()),

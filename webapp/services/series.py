@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
@@ -348,8 +348,16 @@ def freshness(series: Series, stale_after_hours: float = 24) -> str:
     return "fresh"
 
 
-def search_series(query: str | None, limit: int = 50, before_id: int | None = None):
-    """Series whose name or ids match ``query``, newest first, keyset-paged."""
+# The columns the series list sorts by (each indexed).
+SERIES_SORTS = {
+    "id": Series.id,
+    "name": Series.name,
+    "data_last_updated_at": Series.data_last_updated_at,
+}
+
+
+def series_matching(query: str | None) -> Select:
+    """Series whose name contains ``query``, or whose id, TVmaze id or TheTVDB id it is."""
     stmt = select(Series)
     if query:
         like = f"%{query.strip()}%"
@@ -362,10 +370,7 @@ def search_series(query: str | None, limit: int = 50, before_id: int | None = No
                 Series.id == number,
             ]
         stmt = stmt.where(or_(*conditions))
-    if before_id:
-        stmt = stmt.where(Series.id < before_id)
-    rows = list(db.session.scalars(stmt.order_by(Series.id.desc()).limit(limit + 1)))
-    return rows[:limit], (rows[limit - 1].id if len(rows) > limit else None)
+    return stmt
 
 
 def last_jobs_for(source_type: str, ids: list[int]) -> dict[int, JobLog]:
