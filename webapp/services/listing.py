@@ -50,11 +50,10 @@ class Listing:
         return {key: value for key, value in values.items() if value not in (None, "")}
 
     def sorted_by(self, column: str) -> dict[str, Any]:
-        """The query for a column heading: sort by it, or flip it when it is the sort already."""
-        descending = self.sort == f"-{column}" or (self.sort != column and column != "name")
-        if self.sort.lstrip("-") == column:
-            descending = not self.sort.startswith("-")
-        return self.query(sort=f"-{column}" if descending else column, page=1)
+        """The query for a column heading: sort by it (ascending first), or flip it when it is
+        the sort already."""
+        new_sort = f"-{column}" if self.sort == column else column
+        return self.query(sort=new_sort, page=1)
 
     def arrow(self, column: str) -> str:
         if self.sort.lstrip("-") != column:
