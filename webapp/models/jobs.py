@@ -30,6 +30,12 @@ FINISHED_STATUSES = (
 QUEUES = ("high", "default", "low")
 
 
+def _where_set(name: str, *columns: str) -> Index:
+    """An index of the rows whose first column is not NULL (a partial index)."""
+    where = text(f"{columns[0]} IS NOT NULL")
+    return Index(name, *columns, sqlite_where=where, postgresql_where=where)
+
+
 class JobLog(db.Model):
     __tablename__ = "job_logs"
 
@@ -65,14 +71,17 @@ class JobLog(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # One index per filter that the pages and API offer, each ending in id for keyset paging.
+    # Columns most jobs leave empty are indexed only where set: every state change of a job
+    # writes a new entry into each index it is in, and a query for one value never needs the
+    # empty ones.
     __table_args__ = (
         Index("ix_job_logs_status_id", "status", "id"),
         Index("ix_job_logs_task_id", "task", "id"),
         Index("ix_job_logs_queue_status", "queue", "status"),
-        Index("ix_job_logs_source", "source_type", "source_id", "id"),
-        Index("ix_job_logs_batch_id", "batch_id", "id"),
-        Index("ix_job_logs_user_id", "user_id", "id"),
-        Index("ix_job_logs_retry_of", "retry_of"),
+        _where_set("ix_job_logs_source", "source_type", "source_id", "id"),
+        _where_set("ix_job_logs_batch_id", "batch_id", "id"),
+        _where_set("ix_job_logs_user_id", "user_id", "id"),
+        _where_set("ix_job_logs_retry_of", "retry_of"),
         Index("ix_job_logs_finished_at", "finished_at"),
         Index("ix_job_logs_created_at", "created_at"),
         Index("ix_job_logs_status_consumer", "status", "consumer_id"),
