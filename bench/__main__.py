@@ -361,7 +361,7 @@ def tracked_vs_bare(workdir: Path, backend: str, label: str, rounds: int = 7) ->
     own ratios are reported too."""
     import statistics
 
-    n = 5000
+    n = int(os.environ.get("BENCH_TRACKED_N", 20_000))
     bares, trackeds = [], []
     with consumers_running(workdir, backend):
         drain(500, False)
