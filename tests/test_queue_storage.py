@@ -1,7 +1,10 @@
 """The queue storages themselves: priorities and bulk enqueueing on SQLite and Redis."""
 
+import threading
+
 import pytest
 import redis
+from huey.constants import EmptyData
 
 from tasks import Call, huey
 from tasks.queue import storage_for_url
@@ -46,3 +49,36 @@ def test_queue_urls():
     assert storage_for_url("sqlite:////tmp/q.db")[1]["filename"] == "/tmp/q.db"
     with pytest.raises(ValueError, match="QUEUE_URL"):
         storage_for_url("amqp://rabbit")
+
+
+def test_data_is_taken_once(queue_app):
+    storage = huey.storage
+    storage.put_data("revoke-me", b"flag")
+    assert bytes(storage.pop_data("revoke-me")) == b"flag"
+    assert storage.pop_data("revoke-me") is EmptyData
+    assert not storage.delete_data("revoke-me")
+
+
+def test_sqlite_consumers_sharing_a_file_take_each_task_once(tmp_path):
+    storage_class, kwargs = storage_for_url(f"sqlite:///{tmp_path / 'queue.db'}")
+    producer = storage_class("jobdeck", **kwargs)
+    for i in range(4000):
+        producer.enqueue(str(i).encode(), priority=i % 3)
+    taken: list[list[bytes]] = [[] for _ in range(4)]
+
+    def consume(into: list[bytes]) -> None:
+        storage = storage_class("jobdeck", **kwargs)  # a connection of its own, as a process
+        while (data := storage.dequeue()) is not None:
+            into.append(bytes(data))
+
+    threads = [threading.Thread(target=consume, args=(into,)) for into in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    everything = [data for into in taken for data in into]
+    assert sorted(everything, key=int) == [str(i).encode() for i in range(4000)]
+    for into in taken:  # each consumer saw higher priorities first, FIFO within one
+        keys = [(-(int(d) % 3), int(d)) for d in into]
+        assert keys == sorted(keys)
+    assert producer.dequeue() is None and producer.queue_size() == 0
