@@ -72,7 +72,9 @@ class task_context:  # noqa: N801 - used as a context manager, like a function
             _worker_threads.has_context = self.owned = True
 
     def __exit__(self, *exc_info: object) -> None:
-        if self.owned and db.session.registry.has():
+        # registry.registry holds the sessions of all threads: when it is empty (most no-op
+        # runs), asking for this thread's own one, by app-context id, is not needed
+        if self.owned and db.session.registry.registry and db.session.registry.has():
             db.session.remove()
 
 

@@ -52,7 +52,19 @@ PAUSE_RECHECK_SECONDS = 5
 QUEUE_BY_PRIORITY = {priority: queue for queue, priority in QUEUE_PRIORITIES.items()}
 CONSUMER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
+# Read on every run: plain strings cost less than the enum's .value.
+RUNNING, COMPLETED = JobStatus.RUNNING.value, JobStatus.COMPLETED.value
+
 _registry: dict[str, TrackedTask] = {}
+_thread_names = threading.local()
+
+
+def _worker_name() -> str:
+    """This consumer and thread, as job logs show it; worked out once per thread."""
+    name = getattr(_thread_names, "name", None)
+    if name is None:
+        name = _thread_names.name = f"{CONSUMER_ID}:{threading.current_thread().name}"
+    return name
 
 
 @dataclass(frozen=True)
@@ -288,10 +300,10 @@ class TrackedTask:
             if self.timeout:
                 job.deadline = time.monotonic() + self.timeout
             starting = {
-                "status": JobStatus.RUNNING.value,
+                "status": RUNNING,
                 "attempts": attempt,
                 "started_at": utcnow(),
-                "worker": f"{CONSUMER_ID}:{threading.current_thread().name}",
+                "worker": _worker_name(),
                 "consumer_id": CONSUMER_ID,
             }
             if attempt > 1:  # only a retry has a previous attempt's times to clear
@@ -322,7 +334,7 @@ class TrackedTask:
                 raise
             finally:
                 _current.reset(token)
-            values = {"status": JobStatus.COMPLETED.value, "progress": 100, "finished_at": utcnow()}
+            values = {"status": COMPLETED, "progress": 100, "finished_at": utcnow()}
             if isinstance(result, str):
                 values["message"] = result
             recorder.change(engine, job_id, values)

@@ -6,6 +6,7 @@ from sqlalchemy import event, func, select
 from tasks import Call, current_job, huey, tracked_task
 from tasks.samples import noop, sample_job
 from webapp.extensions import db
+from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
 from webapp.services import jobs as job_service
 from webapp.services.recorder import JobRecorder
@@ -153,6 +154,62 @@ def test_the_recorder_batches_and_coalesces_state_changes(app):
     assert statements == [2]  # six changes, two jobs, one statement
     assert (job(job_id).status, job(job_id).progress) == ("running", 30)
     assert job(other_id).status == "cancelled"  # a cancelled job is never revived
+
+
+def test_a_writer_process_writes_the_batches(app):
+    job_id = sample_job.dispatch(delay=3600)
+    other_id = sample_job.dispatch(delay=3600)
+    job_service.cancel_job(other_id)
+    recorder = JobRecorder()
+    recorder.start_batching(db.engine, interval=3600, writer_process=True)
+    writer = recorder._writer
+    try:
+        assert writer is not None
+        for progress in (10, 20):
+            recorder.change(None, job_id, {"status": "running", "progress": progress})
+            recorder.change(None, other_id, {"status": "running", "progress": progress})
+        recorder.change(None, job_id, {"payload": {"seen": [1, 2]}, "started_at": utcnow()})
+        assert job(job_id).status == "pending"  # nothing written yet
+        recorder.flush()
+        row = job(job_id)
+        assert (row.status, row.progress, row.payload) == ("running", 20, {"seen": [1, 2]})
+        assert job(other_id).status == "cancelled"  # the writer, too, never revives one
+        recorder.change(None, job_id, {"status": "completed", "progress": 100})
+    finally:
+        recorder.stop_batching()  # writes what is left, then ends the writer
+    assert writer._process.returncode == 0
+    assert (job(job_id).status, job(job_id).progress) == ("completed", 100)
+
+
+def test_a_batch_the_writer_cannot_write_is_kept_for_the_next_flush(app):
+    job_id = sample_job.dispatch(delay=3600)
+    recorder = JobRecorder()
+    recorder.start_batching(db.engine, interval=3600, writer_process=True)
+    try:
+        recorder.change(None, job_id, {"status": "running", "no_such_column": 1})
+        with pytest.raises(RuntimeError, match="not job-log columns"):
+            recorder.flush()
+        assert job(job_id).status == "pending"
+        with pytest.raises(RuntimeError, match="not job-log columns"):
+            recorder.flush()  # still there: nothing was dropped
+    finally:
+        recorder._changes.clear()  # the bad column would fail the last flush as well
+        recorder.stop_batching()
+
+
+def test_when_the_writer_dies_the_consumer_writes_for_itself(app):
+    job_id = sample_job.dispatch(delay=3600)
+    recorder = JobRecorder()
+    recorder.start_batching(db.engine, interval=3600, writer_process=True)
+    try:
+        recorder._writer._process.kill()
+        recorder._writer._process.wait()
+        recorder.change(None, job_id, {"status": "running", "progress": 50})
+        recorder.flush()
+        assert recorder._writer is None
+        assert (job(job_id).status, job(job_id).progress) == ("running", 50)
+    finally:
+        recorder.stop_batching()
 
 
 def test_a_task_enqueued_without_dispatch_still_gets_a_row(app):

@@ -42,6 +42,7 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "ALERT_WEBHOOK_URL": env("ALERT_WEBHOOK_URL") or "",
         # Seconds a consumer may hold job-state changes before writing them in one transaction.
         "JOB_LOG_FLUSH_SECONDS": float(env("JOB_LOG_FLUSH_SECONDS") or 0.05),
+        "JOB_LOG_WRITER": env("JOB_LOG_WRITER") or "process",
         # Finished job logs older than this are deleted by the daily prune.
         "JOB_LOG_RETENTION_DAYS": int(env("JOB_LOG_RETENTION_DAYS") or 30),
         # Uploads larger than this are refused with 413.

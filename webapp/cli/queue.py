@@ -55,8 +55,16 @@ def work(workers: int, max_delay: float, verbose: bool) -> None:
     )
     logging.getLogger("huey").addFilter(_traceback_in_the_job_log)
     app = current_app._get_current_object()
+    if app.config["JOB_LOG_WRITER"] not in ("process", "thread"):
+        raise click.UsageError(
+            f"JOB_LOG_WRITER must be process or thread, not {app.config['JOB_LOG_WRITER']!r}"
+        )
     bind_app(app)
-    recorder.start_batching(db.engine, app.config["JOB_LOG_FLUSH_SECONDS"])
+    recorder.start_batching(
+        db.engine,
+        app.config["JOB_LOG_FLUSH_SECONDS"],
+        writer_process=app.config["JOB_LOG_WRITER"] == "process",
+    )
     consumer = huey.create_consumer(
         workers=workers,
         worker_type="thread",

@@ -3,8 +3,9 @@
 New job rows are written at once, in one transaction for any number of jobs, because they must be
 durable before Huey can hand the task to a worker. State changes reported by workers (running,
 progress, finished) are, in a consumer, gathered for a few milliseconds and written together: the
-changes for one job coalesce into one row update and all of them share one transaction. Outside a
-consumer (web requests, commands, immediate mode) every change is written through at once.
+changes for one job coalesce into one row update and all of them share one transaction, written by
+the consumer's writer process (``job_writer``) where it has one. Outside a consumer (web requests,
+commands, immediate mode) every change is written through at once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from webapp.models.base import UTCDateTime, utcnow
 from webapp.models.jobs import JobLog, JobStatus
+from webapp.services.job_writer import WriterGone, WriterProcess, can_write_for
 
 log = logging.getLogger(__name__)
 table = JobLog.__table__
@@ -39,17 +41,22 @@ class JobRecorder:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._detached: set[int] = set()
+        self._flushing = threading.Lock()  # one batch at a time, so batches land in order
+        self._writer: WriterProcess | None = None
 
     @property
     def batching(self) -> bool:
         return self._thread is not None
 
-    def start_batching(self, engine: Engine, interval: float) -> None:
-        """Buffer state changes and write them every ``interval`` seconds (for consumers)."""
+    def start_batching(self, engine: Engine, interval: float, writer_process: bool = False) -> None:
+        """Buffer state changes and write them every ``interval`` seconds (for consumers); with
+        ``writer_process``, a process of its own writes them (see ``job_writer``)."""
         if interval <= 0 or self._thread is not None:
             return
         self._engine = engine
         self._interval = interval
+        if writer_process and can_write_for(engine):
+            self._writer = WriterProcess(engine)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="jobdeck-recorder", daemon=True)
         self._thread.start()
@@ -64,6 +71,9 @@ class JobRecorder:
         thread.join(timeout=10)
         self._thread = None
         self.flush()
+        if self._writer is not None:
+            self._writer.stop()
+            self._writer = None
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -155,17 +165,30 @@ class JobRecorder:
 
     def flush(self) -> None:
         """Write every buffered change now, in one transaction."""
-        with self._lock:
-            changes, self._changes = self._changes, {}
-        if not changes or self._engine is None:
-            return
-        try:
-            self._write(self._engine, changes)
-        except Exception:
+        with self._flushing:
             with self._lock:
-                for job_id, values in changes.items():
-                    self._changes[job_id] = {**values, **self._changes.get(job_id, {})}
-            raise
+                changes, self._changes = self._changes, {}
+            if not changes or self._engine is None:
+                return
+            try:
+                self._write_batch(changes)
+            except Exception:
+                with self._lock:
+                    for job_id, values in changes.items():
+                        self._changes[job_id] = {**values, **self._changes.get(job_id, {})}
+                raise
+
+    def _write_batch(self, changes: dict[int, dict[str, Any]]) -> None:
+        writer = self._writer
+        if writer is not None:
+            try:
+                writer.write(changes)
+                return
+            except WriterGone as exc:
+                log.warning("the job writer process is gone (%s); writing in this one", exc)
+                self._writer = None
+                writer.abandon()
+        self._write(self._engine, changes)
 
     @staticmethod
     def _write(engine: Engine, changes: Mapping[int, Mapping[str, Any]]) -> None:
@@ -205,13 +228,19 @@ def _converted(dialect: str, column: str, values: list) -> list:
 
 
 def _sqlite_time(value: datetime) -> str:
-    if value.tzinfo is not None:
+    """SQLAlchemy's SQLite format, naive UTC; the first 26 characters of isoformat leave out an
+    offset without the cost of replace(tzinfo=None)."""
+    if value.tzinfo is not None and value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+    if value.tzinfo is None:
+        return value
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
 
 
 _update_statements: dict[tuple[str, tuple[str, ...]], str] = {}
