@@ -109,6 +109,8 @@ class JobRecorder:
             buffered = self._changes.get(job_id, {}).get("attempt_errors")
         if buffered is not None:
             return list(buffered)
+        with self._flushing:  # a batch being written now may hold the latest history
+            pass
         with engine.connect() as conn:
             value = conn.execute(
                 select(table.c.attempt_errors).where(table.c.id == job_id)
