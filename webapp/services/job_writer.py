@@ -87,7 +87,7 @@ class WriterProcess:
             try:
                 _send(self._process.stdin, changes)
                 received, error = _receive(self._process.stdout)
-            except (BrokenPipeError, OSError, ValueError) as exc:
+            except (OSError, ValueError) as exc:
                 raise WriterGone(str(exc)) from exc
         if not received:
             raise WriterGone(f"the job writer exited with {self._process.poll()}")
@@ -104,13 +104,12 @@ class WriterProcess:
             try:
                 _send(self._process.stdin, None)
                 self._process.stdin.close()
-            except (BrokenPipeError, OSError, ValueError):
+            except (OSError, ValueError):
                 pass
         try:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+            self.abandon()
 
 
 def main() -> None:
