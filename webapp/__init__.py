@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from webapp.boundary import BoundedIdConverter
 from webapp.config import settings_from_environment
 from webapp.extensions import csrf, db, login_manager, migrate
 
@@ -22,6 +23,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=os.environ.get("JOBDECK_INSTANCE_PATH") or str(ROOT / "instance"),
     )
+    # Path ids above 64 bits match no route (404) instead of overflowing the database.
+    app.url_map.converters["int"] = BoundedIdConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(settings_from_environment(Path(app.instance_path)))
     if test_config:
