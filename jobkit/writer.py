@@ -28,7 +28,11 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+
+import webapp.extensions  # noqa: F401  (its connect hook sets SQLite's pragmas)
+from jobkit.store import write_changes
 
 log = logging.getLogger(__name__)
 _HEADER = struct.Struct(">I")
@@ -73,7 +77,7 @@ class WriterProcess:
         root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.services.job_writer"],
+            [sys.executable, "-m", "jobkit.writer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path},
@@ -113,11 +117,6 @@ class WriterProcess:
 
 
 def main() -> None:
-    from sqlalchemy import create_engine
-
-    import webapp.extensions  # noqa: F401 - its connect hook sets SQLite's pragmas
-    from webapp.services.recorder import JobRecorder
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="job writer: %(levelname)s %(message)s")
@@ -134,7 +133,7 @@ def main() -> None:
             if not received or changes is None:
                 return
             try:
-                JobRecorder._write(engine, changes)
+                write_changes(engine, changes)
                 error = None
             except Exception as exc:  # reported to the consumer, which keeps the changes
                 log.exception("could not write %d job states", len(changes))
