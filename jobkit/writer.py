@@ -1,12 +1,8 @@
 """The job-state writer: a process of its own that a consumer hands its batches of job-state
 changes to, so that turning them into SQL, and the driver's work, do not take the consumer's
-GIL from the worker threads.
-
-A consumer's worker threads and its recorder thread shared one GIL. Measured on SQLite with one
-worker thread draining no-ops: the recorder thread used about 25 us of CPU per job, and the worker
-thread, contending with it, about 25 us more per job than without it; tracked drained at half the
-bare rate. Here the consumer's part is one pickle and one pipe write per batch; it then waits,
-without the GIL, for the writer to say the batch is written.
+GIL from the worker threads (the consumer's part is one pickle and one pipe write per batch; it
+then waits, without the GIL, for the writer to say the batch is written; README, Benchmark,
+says what this was measured to save).
 
 Protocol, over the child's stdin and stdout: length-prefixed pickles. The first message is the
 database URL; each further one a ``{job_id: {column: value}}`` batch, answered with None once
