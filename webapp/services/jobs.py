@@ -22,11 +22,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from jobkit import Call, huey, task_named
+from jobkit.recorder import recorder
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
 from webapp.models.search import PG_SEARCH_TEXT
-from webapp.services.recorder import recorder
 
 
 class JobError(Exception):
@@ -189,8 +190,6 @@ def failed_jobs_query(filters: FailedFilters | None = None) -> Select:
 
 def cancel_job(job_id: int) -> JobLog:
     """Cancel a pending job (it will never run) or ask a running one to stop at its next report."""
-    from tasks import huey
-
     job = get_job(job_id)
     db.session.commit()  # end this session's read so that the recorder's write is seen
     if recorder.cancel_pending(db.engine, job_id, "Cancelled before it ran."):
@@ -240,8 +239,6 @@ def retry_jobs(
     The list is fixed before the sweep starts, so jobs that fail again during it are not
     picked up again (no endless "retry all").
     """
-    from tasks import Call, task_named
-
     new_ids: list[int] = []
     problems: list[str] = []
     for start in range(0, len(job_ids), chunk_size):

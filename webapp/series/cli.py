@@ -1,6 +1,7 @@
 import click
 from flask.cli import AppGroup
 
+from tasks.series import dispatch_episode_data, dispatch_pending_syncs, dispatch_series_data
 from webapp.cli.output import echo_json, echo_table
 from webapp.extensions import db
 from webapp.models.series import Series
@@ -76,8 +77,6 @@ def list_(as_json: bool) -> None:
 @series_cli.command("import-missing-data")
 def series_import_missing() -> None:
     """Dispatch a data job for every series never imported."""
-    from tasks.series import dispatch_series_data
-
     ids = dispatch_series_data(series_service.series_missing_data())
     click.echo(f"Dispatched {len(ids)} series data jobs.")
 
@@ -92,8 +91,6 @@ def series_import_missing() -> None:
 )
 def series_check_updates(hours: float) -> None:
     """Dispatch data jobs for series older than --hours that changed upstream."""
-    from tasks.series import dispatch_series_data
-
     _dispatch_stale(
         lambda: series_service.stale_series(hours),
         dispatch_series_data,
@@ -106,8 +103,6 @@ def series_check_updates(hours: float) -> None:
 def episodes_import_missing() -> None:
     """Dispatch a data job for every episode never imported, and a pending-episodes sync for
     every series with episodes reset by retry-failed --reset."""
-    from tasks.series import dispatch_episode_data, dispatch_pending_syncs
-
     ids = dispatch_episode_data(series_service.episodes_missing_data())
     click.echo(f"Dispatched {len(ids)} episode data jobs.")
     reset = series_service.series_with_reset_episodes()
@@ -126,8 +121,6 @@ def episodes_import_missing() -> None:
 )
 def episodes_check_updates(hours: float) -> None:
     """Dispatch data jobs for episodes older than --hours whose show changed upstream."""
-    from tasks.series import dispatch_episode_data
-
     _dispatch_stale(
         lambda: series_service.stale_episodes(hours),
         dispatch_episode_data,
@@ -143,7 +136,6 @@ def episodes_check_updates(hours: float) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def retry_failed(series_id: int | None, user_id: int | None, reset: bool, yes: bool) -> None:
     """Reset failed episode syncs to pending and dispatch one job per series."""
-    from tasks.series import dispatch_pending_syncs
 
     try:
         failed = series_service.failed_episode_syncs(series_id, user_id)
