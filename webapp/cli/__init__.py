@@ -1,5 +1,12 @@
 """The flask command groups."""
 
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
 from flask import Flask
 
 from webapp.cli.demo import demo
@@ -10,6 +17,31 @@ from webapp.cli.schedules import schedule_cli
 from webapp.cli.series import episodes_cli, series_cli
 from webapp.cli.transfers import exports_cli, imports_cli
 from webapp.cli.users import users_cli
+from webapp.exceptions import ServiceError
+
+
+def _reporting(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except ServiceError as exc:
+            raise click.ClickException(exc.describe()) from None
+
+    run.reports_service_errors = True  # type: ignore[attr-defined]
+    return run
+
+
+def report_service_errors(command: click.Command) -> None:
+    """Make ``command`` and every command under it end a ServiceError the contract's way:
+    one line on stderr ("Error: …"), exit code 1, no traceback. Safe to apply again."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            report_service_errors(sub)
+    elif command.callback is not None and not getattr(
+        command.callback, "reports_service_errors", False
+    ):
+        command.callback = _reporting(command.callback)
 
 
 def register_commands(app: Flask) -> None:
@@ -25,4 +57,5 @@ def register_commands(app: Flask) -> None:
         exports_cli,
         demo,
     ):
+        report_service_errors(command)
         app.cli.add_command(command)

@@ -7,13 +7,14 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobBatch, JobLog, JobStatus
 
 
-class BatchError(Exception):
-    pass
+class BatchError(NotFound):
+    """No batch with this id."""
 
 
 def create_batch(
@@ -81,7 +82,7 @@ def recent_batches(limit: int = 20) -> list[BatchProgress]:
 
 def cancel_batch(batch_id: int) -> int:
     """Cancel every pending job of the batch; returns how many."""
-    from webapp.services.jobs import cancel_job
+    from webapp.services.jobs import JobError, cancel_job
 
     batch = get_batch(batch_id)
     ids = list(
@@ -92,7 +93,7 @@ def cancel_batch(batch_id: int) -> int:
     for job_id in ids:
         try:
             cancel_job(job_id)
-        except Exception:  # finished meanwhile
+        except JobError:  # finished meanwhile
             continue
     batch.cancelled_at = utcnow()
     db.session.commit()

@@ -13,6 +13,8 @@ from typing import Any
 import click
 from flask import current_app
 
+from webapp.exceptions import Invalid
+
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_LIMIT = 64 * 1024
 RUN_TIMEOUT_SECONDS = 3600
@@ -29,7 +31,7 @@ SCHEDULABLE = (
 )
 
 
-class CommandError(ValueError):
+class CommandError(Invalid):
     """An unknown command or parameters it does not take."""
 
 

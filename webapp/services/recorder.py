@@ -174,7 +174,7 @@ class JobRecorder:
                 return
             try:
                 self._write_batch(changes)
-            except Exception:
+            except Exception:  # put the changes back for the next flush, then re-raise
                 with self._lock:
                     for job_id, values in changes.items():
                         self._changes[job_id] = {**values, **self._changes.get(job_id, {})}
