@@ -18,6 +18,7 @@ from webapp import (
     integrations,
     jobs,
     models,  # noqa: F401  (registers the tables)
+    observability,
     schedules,
     series,
     templating,
@@ -39,6 +40,7 @@ AREAS = (
     transfers.area,
     series.area,
     integrations.area,
+    observability.area,
     api.area,
 )
 

@@ -6,7 +6,6 @@ from webapp.cli.output import echo_json, echo_table
 from webapp.extensions import db
 from webapp.models.series import Series
 from webapp.services import series as series_service
-from webapp.services.series import SeriesError
 
 series_cli = AppGroup("series", help="TV series and their data from TVmaze.")
 episodes_cli = AppGroup("episodes", help="Episodes and their data from TVmaze.")
@@ -14,16 +13,9 @@ episodes_cli = AppGroup("episodes", help="Episodes and their data from TVmaze.")
 HOURS = click.FloatRange(min=0, min_open=True)
 
 
-def _fail(exc: Exception):
-    raise click.ClickException(str(exc)) from None
-
-
 def _dispatch_stale(find, dispatch, noun: str, unchanged: str) -> None:
     """Find stale rows, dispatch their data jobs, and say what was skipped."""
-    try:
-        stale = find()
-    except SeriesError as exc:
-        _fail(exc)
+    stale = find()
     if stale.note:
         click.echo(stale.note, err=True)
     ids = dispatch(stale.ids)
@@ -40,10 +32,7 @@ def add(tvmaze_id: int | None, tvdb_id: int | None, as_json: bool) -> None:
     """Add a series (its data is imported by the next import-missing-data)."""
     if (tvmaze_id is None) == (tvdb_id is None):
         raise click.UsageError("give exactly one of --tvmaze ID or --tvdb ID")
-    try:
-        series = series_service.add_series(tvmaze_id=tvmaze_id, tvdb_id=tvdb_id)
-    except SeriesError as exc:
-        _fail(exc)
+    series = series_service.add_series(tvmaze_id=tvmaze_id, tvdb_id=tvdb_id)
     if as_json:
         echo_json(series.to_dict())
     else:
@@ -136,11 +125,7 @@ def episodes_check_updates(hours: float) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def retry_failed(series_id: int | None, user_id: int | None, reset: bool, yes: bool) -> None:
     """Reset failed episode syncs to pending and dispatch one job per series."""
-
-    try:
-        failed = series_service.failed_episode_syncs(series_id, user_id)
-    except SeriesError as exc:
-        _fail(exc)
+    failed = series_service.failed_episode_syncs(series_id, user_id)
     if not failed:
         click.echo("No failed episode syncs found.")
         return

@@ -8,14 +8,15 @@ from typing import Any
 from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.orm import aliased
 
+from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobBatch, JobLog, JobStatus
-from webapp.services.jobs import cancel_job, retry_jobs
+from webapp.services.jobs import JobError, cancel_job, retry_jobs
 
 
-class BatchError(Exception):
-    pass
+class BatchError(NotFound):
+    """No batch with this id."""
 
 
 def create_batch(
@@ -116,7 +117,7 @@ def cancel_batch(batch_id: int) -> int:
     for job_id in ids:
         try:
             cancel_job(job_id)
-        except Exception:  # finished meanwhile
+        except JobError:  # finished meanwhile
             continue
     batch.cancelled_at = utcnow()
     db.session.commit()

@@ -22,7 +22,7 @@ OUTPUT_LIMIT = 64 * 1024
 RUN_TIMEOUT_SECONDS = 3600
 
 
-class CommandError(ValueError):
+class CommandError(Invalid):
     """An unknown command or parameters it does not take."""
 
 
