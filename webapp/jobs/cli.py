@@ -5,10 +5,12 @@ from flask.cli import AppGroup
 
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.cli.params import MOMENT, TEXT
+from webapp.services import batches
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
 
 jobs_cli = AppGroup("jobs", help="Job logs: list, show, cancel, retry, prune.")
+batches_cli = AppGroup("batches", help="Batches of jobs dispatched together.")
 
 
 def echo_jobs(jobs, as_json: bool) -> None:
@@ -111,6 +113,35 @@ def describe_job(job) -> str:
         lines.append("  traceback")
         lines += [f"    {line}" for line in job.traceback.rstrip().splitlines()]
     return "\n".join(lines)
+
+
+@batches_cli.command("list")
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@json_option
+def list_batches(limit: int, as_json: bool) -> None:
+    """Batches, newest first, with their members' counts."""
+    found = batches.recent_batches(limit)
+    if as_json:
+        echo_json([b.to_dict() for b in found])
+        return
+    if not found:
+        click.echo("No batches.")
+        return
+    echo_table(
+        ["ID", "NAME", "TOTAL", "DONE", "FAILED", "PROGRESS", "CREATED"],
+        [
+            (
+                b.batch.id,
+                b.batch.name,
+                sum(b.counts.values()),
+                b.done,
+                b.counts["failed"],
+                f"{b.percent}%",
+                _at(b.batch.created_at),
+            )
+            for b in found
+        ],
+    )
 
 
 @jobs_cli.command("cancel")
