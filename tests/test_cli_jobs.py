@@ -151,3 +151,16 @@ def test_imports_exports_and_batches_list_as_table_and_json(runner, tmp_path, ap
     assert listed["name"] == "nightly" and listed["total"] == 2 and listed["done"] == 2
     row = runner.invoke(args=["batches", "list"]).output.splitlines()[1].split()
     assert row[:6] == [str(batch.id), "nightly", "2", "2", "0", "100%"]
+
+
+def test_long_work_reports_progress_as_plain_lines_off_a_terminal(runner, tmp_path):
+    path = tmp_path / "series.csv"
+    path.write_text("name,tvmaze_id,tvdb_id\n" + "".join(f"S{i},{i},\n" for i in range(1, 40)))
+    result = runner.invoke(args=["imports", "run", str(path), "--importer", "series"])
+    assert result.exit_code == 0, result.output
+    progress = [line for line in result.stderr.splitlines() if line.startswith("Importing")]
+    assert progress and progress[-1] == "Importing series.csv: 39 of 39 rows read, 0 refused"
+    assert "Imported series.csv: 39 rows, 39 created" in result.stdout
+    out = runner.invoke(args=["exports", "run", "--dataset", "series", "--format", "jsonl"])
+    assert out.exit_code == 0 and len(out.stdout.splitlines()) == 1  # only the file's path
+    assert out.stdout.strip().endswith(".jsonl")

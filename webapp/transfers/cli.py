@@ -5,7 +5,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from webapp.cli.output import echo_json, echo_table, json_option
+from webapp.cli.output import Progress, echo_json, echo_table, json_option
 from webapp.extensions import db
 from webapp.models.transfers import Export, Import
 from webapp.services import exports, imports
@@ -72,7 +72,8 @@ def run_import(file: Path, importer: str, dry_run: bool) -> None:
     """Import FILE now and print the counts and the refused rows."""
     with open(file, "rb") as stream:
         record = imports.store_upload(stream, file.name, importer, None, dry_run)
-    record = imports.run_import(record.id)
+    with Progress(f"Importing {file.name}") as report:
+        record = imports.run_import(record.id, report)
     label = "Dry run" if dry_run else "Imported"
     click.echo(
         f"{label} {file.name}: {record.total_rows} rows, {record.created_rows} created, "
@@ -104,7 +105,8 @@ def run_export(dataset, fmt, status, since, until, search, output: Path | None) 
     """Export a dataset now and print the file's path."""
     filters = {"status": status, "since": since, "until": until, "search": search}
     export = exports.start_export(dataset, fmt, {k: v for k, v in filters.items() if v}, None)
-    export = exports.write_export(export.id)
+    with Progress(f"Exporting {dataset}") as report:
+        export = exports.write_export(export.id, report)
     path = export.path
     if output is not None:
         shutil.copyfile(export.path, output)
