@@ -1,7 +1,7 @@
 """deleted retries: a flushed retry keeps the job it retried off the failed list
 
-Revision ID: 0009_deleted_retries
-Revises: 0008
+Revision ID: 0013_deleted_retries
+Revises: 0012
 Create Date: 2026-12-01 16:00:00
 
 """
@@ -12,8 +12,8 @@ import webapp.models.base  # noqa: F401  (UTCDateTime columns)
 
 
 # revision identifiers, used by Alembic.
-revision = '0009_deleted_retries'
-down_revision = '0008'
+revision = '0013_deleted_retries'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
