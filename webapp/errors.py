@@ -8,6 +8,8 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.exceptions import ServiceError
+from webapp.extensions import db
 from webapp.services.jobs import JobError
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,19 @@ def wants_json() -> bool:
     )
 
 
-def error_response(status: int, message: str, code: str | None = None):
-    """The error as the contract's JSON or as an HTML page, whichever the client wants."""
+def error_response(status: int, message: str, code: str | None = None, field: str | None = None):
+    """The error as the contract's JSON or as an HTML page, whichever the client wants.
+
+    In JSON, an error about one input names it in ``field`` and leads its message with it.
+    """
     code = code or CODES.get(status, "error")
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), status
+        error = {"code": code, "message": message}
+        if field:
+            error["field"] = field
+            if not message.startswith((f"{field} ", f"{field}:")):
+                error["message"] = f"{field}: {message}"
+        return jsonify({"error": error}), status
     return render_template("errors/error.html", status=status, message=message), status
 
 
@@ -52,6 +62,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return error_response(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):
+        db.session.rollback()  # whatever the refused request had begun is abandoned
+        return error_response(exc.status, exc.message, exc.code, exc.field)
 
     @app.errorhandler(JobError)
     def job_error(exc: JobError):

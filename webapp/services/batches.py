@@ -7,13 +7,14 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobBatch, JobLog, JobStatus
 
 
-class BatchError(Exception):
-    pass
+class BatchError(NotFound):
+    """No batch with that id."""
 
 
 def create_batch(

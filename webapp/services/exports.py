@@ -15,6 +15,7 @@ from flask import current_app
 from openpyxl import Workbook
 from sqlalchemy import Select, func, or_, select, update
 
+from webapp.exceptions import Invalid
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog
@@ -28,7 +29,7 @@ FORMATS = ("csv", "jsonl", "xlsx")
 BATCH = 2000
 
 
-class ExportError(ValueError):
+class ExportError(Invalid, ValueError):
     """An export request that cannot be carried out."""
 
 
@@ -192,7 +193,7 @@ def get_export(export_id: int, user_id: int | None, is_admin: bool) -> Export:
     """The export, only for its owner or an admin; anyone else gets "not found"."""
     export = owned(Export, export_id, user_id, is_admin)
     if export is None:
-        raise ExportError(f"export {export_id} not found")
+        raise ExportError(f"export {export_id} not found", code="not_found", status=404)
     return export
 
 

@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Form, IntegerField, StringField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
+from webapp.exceptions import Invalid
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
@@ -25,7 +26,7 @@ from webapp.services.ownership import owned
 CHUNK_SIZE = 500
 
 
-class ImportRequestError(ValueError):
+class ImportRequestError(Invalid, ValueError):
     """An import request that cannot be carried out (unknown importer or id)."""
 
 
@@ -246,7 +247,7 @@ def store_upload(
 def get_import(import_id: int, user_id: int | None = None, is_admin: bool = True) -> Import:
     record = owned(Import, import_id, user_id, is_admin)
     if record is None:
-        raise ImportRequestError(f"import {import_id} not found")
+        raise ImportRequestError(f"import {import_id} not found", code="not_found", status=404)
     return record
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from webapp.boundary import days_ago
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
@@ -287,7 +288,7 @@ def prune_jobs(
     """Delete finished job logs older than ``days`` days, in chunks; returns how many."""
     if days < 0:
         raise JobError("days must be zero or more", "invalid")
-    cutoff = utcnow() - timedelta(days=days)
+    cutoff = days_ago(days, utcnow())
     deleted = 0
     while True:
         ids = list(

@@ -7,6 +7,7 @@ import time
 
 from sqlalchemy import delete, select
 
+from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.models.jobs import QUEUES, Pause
 
@@ -17,7 +18,7 @@ _cache_lock = threading.Lock()
 _cache: tuple[float, set[tuple[str, str]]] = (0.0, set())
 
 
-class PauseError(Exception):
+class PauseError(NotFound):
     """An unknown queue or kind."""
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from webapp.exceptions import Invalid
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import QUEUES
@@ -28,13 +29,12 @@ DEFAULT_SCHEDULES = (
 )
 
 
-class ScheduleError(ValueError):
+class ScheduleError(Invalid, ValueError):
     """Bad schedule fields (one message per field), an unknown schedule, or a name taken."""
 
     def __init__(self, message: str, field: str | None = None, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.field = field
-        self.code = code
+        status = {"not_found": 404, "conflict": 409}.get(code, 422)
+        super().__init__(message, field=field, code=code, status=status)
 
 
 class ScheduledCommandFailed(Exception):
