@@ -96,8 +96,27 @@ def _shown(value: str) -> str:
     return repr(value if len(value) <= 40 else value[:40] + "…")
 
 
+def _up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers 1 … ``limit``, without leading zeros."""
+    digits = str(limit)
+    options = [rf"[1-9]\d{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        lowest = 1 if i == 0 else 0
+        if int(digit) > lowest:
+            rest = len(digits) - i - 1
+            options.append(
+                f"{digits[:i]}[{lowest}-{int(digit) - 1}]" + rf"\d{{{rest}}}" * bool(rest)
+            )
+    options.append(digits)
+    return "(?:" + "|".join(options) + ")"
+
+
 class BoundedIdConverter(IntegerConverter):
-    """``<int:…>`` in every route: a path id above 2⁶³−1 matches no route (404), never a 500."""
+    """``<int:…>`` in every route: only 1 … 2⁶³−1 match, so a larger id matches no route and is a
+    404 for every method (a value refused after matching would make werkzeug answer 405 when
+    another rule on the same path has other methods), never a 500."""
+
+    regex = _up_to(MAX_ID)
 
     def __init__(self, map, *args, **kwargs) -> None:
         kwargs.setdefault("max", MAX_ID)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationInfo
+from pydantic_core import PydanticCustomError, PydanticUseDefault
 
 from webapp import boundary
 from webapp.boundary import MAX_ID, MAX_TEXT
@@ -53,12 +54,11 @@ def query_limit(maximum: int) -> Any:
     """A page size from the query string: 1 … ``maximum``."""
 
     def convert(value: Any, info: ValidationInfo) -> Any:
-        value = _blank_to_none(value)
-        if value is None:
-            return value
+        if _blank_to_none(value) is None:
+            raise PydanticUseDefault()
         return boundary.whole_number(value, info.field_name, minimum=1, maximum=maximum)
 
-    return Annotated[int, BeforeValidator(convert), Field(ge=1, le=maximum)]
+    return Annotated[Annotated[int, Field(ge=1, le=maximum)], BeforeValidator(convert)]
 
 
 # -- query-string values (absent or blank: None) -----------------------------------------------
@@ -69,13 +69,31 @@ QueryText = Annotated[
     BeforeValidator(_query_text),
 ]
 QueryTime = Annotated[datetime | None, BeforeValidator(_query_time)]
-QueryDays = Annotated[int, BeforeValidator(_query_days), Field(ge=0, le=boundary.MAX_DAYS)]
+QueryDays = Annotated[
+    Annotated[int, Field(ge=0, le=boundary.MAX_DAYS)], BeforeValidator(_query_days)
+]
 
 # -- values in JSON bodies and responses --------------------------------------------------------
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Count = Annotated[int, Field(ge=0)]
 Timestamp = Annotated[str, Field(json_schema_extra=DATE_TIME)]
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema counts 2460.0 as an integer, so it is one here too; a boolean never is.
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def body_int(minimum: int, maximum: int) -> Any:
+    """A whole number in a JSON body, within [minimum, maximum]."""
+    return Annotated[
+        Annotated[int, Field(ge=minimum, le=maximum)], BeforeValidator(_json_integer)
+    ]
 
 
 def body_text(max_length: int) -> Any:

@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 description of the API, generated from the routes' models (routing.OPERATIONS)."""
+"""The OpenAPI 3.1 description of the API, generated from the routes' models and registry."""
 
 from __future__ import annotations
 
@@ -58,6 +58,10 @@ def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
     return {**kept[0], **schema} if len(kept) == 1 else {"anyOf": kept, **schema}
 
 
+def _plain_text(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "string" and not {"enum", "format", "minLength"} & set(schema)
+
+
 def _parameters(op: Operation, schemas: _Schemas) -> list[dict[str, Any]]:
     parameters = []
     for converter, name in PATH_VALUE.findall(op.rule):
@@ -76,6 +80,10 @@ def _parameters(op: Operation, schemas: _Schemas) -> list[dict[str, Any]]:
             schema = _without_null(schema)
             if "description" in schema:
                 parameter["description"] = schema.pop("description")
+            if name not in required and not _plain_text(schema):
+                # A blank value means "any", as the contract's own examples (`?status=&task=`).
+                default = {"default": schema.pop("default")} if "default" in schema else {}
+                schema = {"anyOf": [schema, {"const": ""}], **default}
             parameters.append(parameter | {"schema": schema})
     return parameters
 

@@ -18,6 +18,7 @@ from webapp.api.fields import (
     QueryText,
     QueryTime,
     Timestamp,
+    body_int,
     body_text,
     query_limit,
 )
@@ -35,9 +36,9 @@ def _blank_to_none(value: Any) -> Any:
 
 
 class Query(BaseModel):
-    """A query string: text converted by the boundary's converters; unknown names are ignored."""
+    """A query string: text converted by the boundary's converters; unknown names refused."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
 
 class Body(BaseModel):
@@ -263,7 +264,7 @@ class ScheduleInput(Body):
     queue: Queue | None = None
     active: bool | None = None
     without_overlapping: bool | None = None
-    success_window_minutes: Annotated[int, Field(ge=1, le=MAX_WINDOW_MINUTES)] | None = None
+    success_window_minutes: body_int(1, MAX_WINDOW_MINUTES) | None = None
 
 
 class RunsQuery(Query):
@@ -284,8 +285,8 @@ def _flag(value: Any) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-class ImportForm(Query):
-    """The multipart form of an upload."""
+class ImportForm(BaseModel):
+    """The multipart form of an upload; fields it does not name are ignored."""
 
     file: Annotated[
         Any, BeforeValidator(_upload), WithJsonSchema({"type": "string", "format": "binary"})
