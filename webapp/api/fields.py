@@ -91,9 +91,7 @@ def _json_integer(value: Any) -> Any:
 
 def body_int(minimum: int, maximum: int) -> Any:
     """A whole number in a JSON body, within [minimum, maximum]."""
-    return Annotated[
-        Annotated[int, Field(ge=minimum, le=maximum)], BeforeValidator(_json_integer)
-    ]
+    return Annotated[Annotated[int, Field(ge=minimum, le=maximum)], BeforeValidator(_json_integer)]
 
 
 def body_text(max_length: int) -> Any:
