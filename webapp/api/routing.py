@@ -145,10 +145,10 @@ def _request_error(exc: ValidationError, where: str) -> ServiceError:
         reason = "is required"
     elif problem["type"] == "extra_forbidden":
         reason = "is not a field of this request"
-    message = f"{name}: {reason}"
+    # The error handler puts the field in front: "limit: Input should be a valid integer".
     if where == "query" or MALFORMED.search(problem["type"]):
-        return BadRequest(message, field=name)
-    return Invalid(message, field=name)
+        return BadRequest(reason, field=name)
+    return Invalid(reason, field=name)
 
 
 def _render(result: Any, adapters: dict[int, TypeAdapter], default_status: int) -> Any:
