@@ -37,7 +37,12 @@ def test_every_answer_has_exactly_the_fields_its_schema_describes(client, bearer
     failed = sample_job.dispatch(steps=2, step_seconds=0, fail_at_step=1)
     created = client.post(
         "/api/schedules",
-        json={"name": "Prune", "command": "jobs prune", "parameters": {"--days": "30"}},
+        json={
+            "name": "Prune",
+            "command": "jobs prune",
+            "parameters": {"--days": "30"},
+            "cron": "0 3 * * *",
+        },
         headers=operator,
     )
     assert created.status_code == 201, created.get_json()

@@ -8,8 +8,9 @@ OpenAPI document states the same bounds the code enforces.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationInfo
 from pydantic_core import PydanticCustomError, PydanticUseDefault
@@ -92,6 +93,18 @@ def _json_integer(value: Any) -> Any:
 def body_int(minimum: int, maximum: int) -> Any:
     """A whole number in a JSON body, within [minimum, maximum]."""
     return Annotated[Annotated[int, Field(ge=minimum, le=maximum)], BeforeValidator(_json_integer)]
+
+
+def _text_only(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise PydanticCustomError("string_type", "Input should be a string")
+    return value
+
+
+def choice(values: Iterable[str]) -> Any:
+    """One of ``values`` in a JSON body: another type is malformed (400), another word breaks a
+    rule (422)."""
+    return Annotated[Literal[tuple(values)], BeforeValidator(_text_only)]
 
 
 def body_text(max_length: int) -> Any:

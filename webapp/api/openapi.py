@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, jsonify, render_template
 from pydantic import BaseModel, TypeAdapter
 
-from webapp.api import bp
+from webapp.api.blueprint import bp
 from webapp.api.fields import NO_NUL
 from webapp.api.routing import OPERATIONS, Operation, api_route
 from webapp.api.schemas import Error

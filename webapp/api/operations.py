@@ -2,11 +2,12 @@
 
 from flask_login import current_user
 
+from jobkit import pauses
 from webapp.api.routing import api_route
 from webapp.api.schemas import Alert, Batch, BatchRetry, Consumer, Pause, Queue
 from webapp.models.base import isoformat
 from webapp.models.users import Role
-from webapp.services import alerts, batches, consumers, pauses
+from webapp.services import alerts, batches, consumers
 from webapp.services import jobs as job_service
 
 QUEUE_NAME = {"type": "string", "enum": list(Queue.__args__)}

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from webapp.api import bp
+from webapp.api.blueprint import bp
 from webapp.auth import role_required
 from webapp.exceptions import BadRequest, Invalid, ServiceError
 from webapp.models.users import Role

@@ -20,6 +20,7 @@ from webapp.api.fields import (
     Timestamp,
     body_int,
     body_text,
+    choice,
     query_limit,
 )
 from webapp.exceptions import Invalid
@@ -256,12 +257,12 @@ class ScheduleInput(Body):
     command: body_text(200) | None = Field(None, examples=["series check-data-updates"])
     parameters: dict[str, Any] | None = Field(None, examples=[{"--hours": "12"}])
     cron: body_text(100) | None = Field(None, examples=["0 3 * * *"])
-    preset: Literal[PRESETS] | None = None  # type: ignore[valid-type]
+    preset: choice(PRESETS) | None = None
     preset_at: body_text(5) | None = Field(None, examples=["02:30"])
     preset_day: body_text(10) | None = Field(None, examples=["monday"])
     preset_hours: body_text(20) | None = Field(None, examples=["1,13"])
     timezone: body_text(64) | None = Field(None, examples=["Europe/Berlin"])
-    queue: Queue | None = None
+    queue: choice(QUEUES) | None = None
     active: bool | None = None
     without_overlapping: bool | None = None
     success_window_minutes: body_int(1, MAX_WINDOW_MINUTES) | None = None
@@ -339,8 +340,8 @@ class ExportFilters(Body):
 
 
 class ExportInput(Body):
-    dataset: Literal[tuple(DATASETS)]  # type: ignore[valid-type]
-    format: Literal[FORMATS]  # type: ignore[valid-type]
+    dataset: choice(DATASETS)
+    format: choice(FORMATS)
     filters: ExportFilters | None = None
 
 

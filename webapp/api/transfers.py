@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import Response, request, send_file
 from flask_login import current_user
 
+from tasks.transfers import run_export, run_import
 from webapp.api.routing import api_route
 from webapp.api.schemas import (
     Export,
@@ -28,8 +29,6 @@ def _truthy(value: str | None) -> bool:
 def start_import_from_request():
     """Shared by the API and the page: store the upload, dispatch its job, and return the
     import with the id of that job."""
-    from tasks.transfers import run_import
-
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise FileRefused("send the file as multipart form field `file`")
@@ -109,8 +108,6 @@ def import_failed_rows(import_id: int, query: FailedRowsQuery):
 )
 def create_export(body: ExportInput):
     """Start an export (operator)"""
-    from tasks.transfers import run_export
-
     filters = body.filters.model_dump(exclude_none=True) if body.filters else None
     export = exports.start_export(body.dataset, body.format, filters, current_user.id)
     job_id = run_export.dispatch(export.id, user_id=current_user.id, source=("export", export.id))

@@ -15,7 +15,7 @@ from webapp.exceptions import Invalid
 SNIFF_BYTES = 64 * 1024
 
 
-class FileRefused(Invalid, ValueError):
+class FileRefused(Invalid):
     """The file cannot be imported; the message says why."""
 
 
