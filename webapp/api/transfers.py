@@ -130,18 +130,36 @@ def export_status(export_id: int):
     return _export(export_id).to_dict()
 
 
+# The media type of each export format, as sent and as described.
+EXPORT_TYPES = {
+    "csv": "text/csv",
+    "jsonl": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
 def send_export(export):
     """The export's file; Conflict while it is not ready (or after it expired)."""
     if export.status != "completed" or not export.path or not Path(export.path).exists():
         raise Conflict(f"export {export.id} is {export.status}; no file to download")
-    return send_file(export.path, as_attachment=True, download_name=Path(export.path).name)
+    return send_file(
+        export.path,
+        mimetype=EXPORT_TYPES.get(export.format, "application/octet-stream"),
+        as_attachment=True,
+        download_name=Path(export.path).name,
+    )
 
 
 @api_route(
     "/exports/<int:export_id>/download",
     ["GET"],
     responses={200: None},
-    media={200: {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+    media={
+        200: {
+            media_type: {"schema": {"type": "string", "format": "binary"}}
+            for media_type in EXPORT_TYPES.values()
+        }
+    },
     errors=[409],
 )
 def download_export(export_id: int):
