@@ -26,6 +26,7 @@ def list_job_logs(query: JobLogQuery):
         queue=query.queue,
         source_type=query.source_type,
         source_id=query.source_id,
+        tag=query.tag,
         batch_id=query.batch_id,
         q=query.q,
         since=query.since,

@@ -97,6 +97,7 @@ class JobLog(BaseModel):
     started_at: Timestamp | None
     finished_at: Timestamp | None
     duration_s: float | None
+    tags: list[str]
 
 
 class JobLogQuery(Query):
@@ -105,6 +106,7 @@ class JobLogQuery(Query):
     queue: Annotated[Queue | None, BeforeValidator(_blank_to_none)] = None
     source_type: QueryText = None
     source_id: QueryId = None
+    tag: QueryText = Field(None, description="jobs carrying this tag")
     batch_id: QueryId = None
     q: QueryText = Field(None, description="words in the arguments, payload or error")
     since: QueryTime = Field(None, description="created at or after (ISO 8601)")
