@@ -7,8 +7,13 @@ converter takes the raw value and the name the client used for it, for the messa
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
 from webapp.exceptions import BadRequest
@@ -22,6 +27,8 @@ EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 # Text that fits a PostgreSQL varchar index comfortably; filters are never longer than this.
 MAX_TEXT = 1000
+# JSON bodies nest far less than this; Python's parser recurses once per level.
+MAX_JSON_DEPTH = 64
 
 
 def whole_number(raw: object, name: str, minimum: int = 0, maximum: int = MAX_ID) -> int:
@@ -102,3 +109,53 @@ class BoundedIdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+# A JSON string (skipped whole, escapes and all) or one bracket.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth_exceeds(raw: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``raw`` nests arrays and objects deeper than ``limit``, found without parsing."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKEN.finditer(data):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing a body nested deeper than ``MAX_JSON_DEPTH`` (400) before the
+    parser recurses into it."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        if json_depth_exceeds(s):
+            raise BadRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        return super().loads(s, **kwargs)
+
+
+def refuse_nul(pairs: Iterable[tuple[str, str]], where: str) -> None:
+    """BadRequest naming the first field whose name or value holds a NUL character."""
+    for key, value in pairs:
+        if "\x00" in key or "\x00" in value:
+            name = key.replace("\x00", "")
+            raise BadRequest(f"{where} {name!r} must not contain a NUL character", field=name)
+
+
+def init_app(app: Flask) -> None:
+    """Bound every request: JSON depth, and no NUL in the query string or form fields."""
+    app.json = BoundedJSONProvider(app)
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        refuse_nul(request.args.items(multi=True), "query parameter")
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            refuse_nul(request.form.items(multi=True), "form field")

@@ -8,6 +8,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.exceptions import ServiceError
 from webapp.services.jobs import JobError
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,14 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return error_response(exc.code or 500, exc.description or exc.name)
+        body, status = error_response(exc.code or 500, exc.description or exc.name)
+        # Keep what the exception says about itself (Allow on a 405), not its content type.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return body, status, headers
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):
+        return error_response(exc.status, exc.message, exc.code)
 
     @app.errorhandler(JobError)
     def job_error(exc: JobError):

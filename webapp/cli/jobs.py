@@ -1,6 +1,7 @@
 import click
 from flask.cli import AppGroup
 
+from webapp.boundary import MAX_DAYS
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobError, JobFilters
@@ -97,7 +98,7 @@ def retry(job_id: int) -> None:
 
 
 @jobs_cli.command("prune")
-@click.option("--days", type=click.IntRange(min=0), required=True)
+@click.option("--days", type=click.IntRange(min=0, max=MAX_DAYS), required=True)
 def prune(days: int) -> None:
     """Delete finished job logs older than --days days."""
     deleted = job_service.prune_jobs(days)

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from webapp.boundary import day_count, days_ago
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
@@ -284,10 +285,13 @@ def retry_jobs(
 def prune_jobs(
     days: int, chunk_size: int = 5000, on_progress: Callable[[int], None] | None = None
 ) -> int:
-    """Delete finished job logs older than ``days`` days, in chunks; returns how many."""
+    """Delete finished job logs older than ``days`` days, in chunks; returns how many.
+
+    ``days`` beyond what a calendar holds is refused (BadRequest) rather than overflowing.
+    """
     if days < 0:
         raise JobError("days must be zero or more", "invalid")
-    cutoff = utcnow() - timedelta(days=days)
+    cutoff = days_ago(day_count(days), utcnow())
     deleted = 0
     while True:
         ids = list(

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from webapp import boundary
+from webapp.exceptions import Invalid, ServiceError
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import QUEUES
@@ -28,13 +30,17 @@ DEFAULT_SCHEDULES = (
 )
 
 
-class ScheduleError(ValueError):
-    """Bad schedule fields (one message per field), an unknown schedule, or a name taken."""
+# The largest success window the table's integer column holds (about 4,000 years).
+MAX_WINDOW_MINUTES = 2**31 - 1
+STATUS_OF_CODE = {"invalid": 422, "conflict": 409, "not_found": 404}
+
+
+class ScheduleError(Invalid):
+    """Bad schedule fields (one message per field), an unknown schedule, or a name taken; its
+    status follows ``code`` (invalid 422, conflict 409, not_found 404)."""
 
     def __init__(self, message: str, field: str | None = None, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.field = field
-        self.code = code
+        super().__init__(message, field=field, code=code, status=STATUS_OF_CODE.get(code, 422))
 
 
 class ScheduledCommandFailed(Exception):
@@ -71,9 +77,28 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
     }
     if unknown:
         raise ScheduleError(f"unknown fields: {', '.join(sorted(unknown))}")
+    try:
+        return _clean_fields(data, schedule, current)
+    except ServiceError as exc:
+        if isinstance(exc, ScheduleError):
+            raise
+        # A boundary refusal (NUL, a number out of range) or a timing one, as a field error.
+        raise ScheduleError(exc.message, exc.field) from None
+
+
+def _text_field(data: dict[str, Any], name: str, max_length: int) -> str:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ScheduleError(f"{name} must be text", name)
+    return boundary.text(value or "", name, max_length)
+
+
+def _clean_fields(
+    data: dict[str, Any], schedule: Schedule | None, current: dict[str, Any]
+) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if "name" in data or schedule is None:
-        name = str(data.get("name") or "").strip()
+        name = _text_field(data, "name", 10_000).strip()
         if not name or len(name) > 100:
             raise ScheduleError("a name of 1 to 100 characters is required", "name")
         taken = db.session.scalar(select(Schedule.id).where(Schedule.name == name))
@@ -81,11 +106,11 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
             raise ScheduleError(f"a schedule called {name!r} already exists", "name", "conflict")
         fields["name"] = name
     if "description" in data:
-        fields["description"] = str(data["description"] or "")[:2000]
+        fields["description"] = _text_field(data, "description", 100_000)[:2000]
     command = data.get("command", current["command"])
     parameters = data.get("parameters", current["parameters"]) or {}
     try:
-        if command is None:
+        if not isinstance(command, str) or not command:
             raise commands.CommandError("a command is required")
         fields["parameters"] = commands.validate_parameters(command, parameters)
         fields["command"] = command
@@ -94,22 +119,19 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
             "parameters" if "command" not in str(exc) and "scheduled" not in str(exc) else "command"
         )
         raise ScheduleError(str(exc), field) from None
-    try:
-        if data.get("preset"):
-            fields["cron"] = timing.preset_cron(
-                data["preset"],
-                data.get("preset_at", ""),
-                data.get("preset_day", ""),
-                data.get("preset_hours", ""),
-            )
-        elif "cron" in data or schedule is None:
-            fields["cron"] = timing.validate_cron(str(data.get("cron") or ""))
-        if "timezone" in data or schedule is None:
-            fields["timezone"] = timing.zone(str(data.get("timezone") or "UTC")).key
-    except timing.TimingError as exc:
-        raise ScheduleError(str(exc), "timezone" if "zone" in str(exc) else "cron") from None
+    if data.get("preset"):
+        fields["cron"] = timing.preset_cron(
+            data["preset"],
+            data.get("preset_at", ""),
+            data.get("preset_day", ""),
+            data.get("preset_hours", ""),
+        )
+    elif "cron" in data or schedule is None:
+        fields["cron"] = timing.validate_cron(data.get("cron") or "")
+    if "timezone" in data or schedule is None:
+        fields["timezone"] = timing.zone(data.get("timezone") or "UTC").key
     if "queue" in data:
-        if data["queue"] not in QUEUES:
+        if not isinstance(data["queue"], str) or data["queue"] not in QUEUES:
             raise ScheduleError(f"queue must be one of {', '.join(QUEUES)}", "queue")
         fields["queue"] = data["queue"]
     for flag in ("active", "without_overlapping"):
@@ -119,9 +141,13 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
             fields[flag] = data[flag]
     if "success_window_minutes" in data:
         window = data["success_window_minutes"]
-        if window is not None and (not isinstance(window, int) or window < 1):
+        if window is not None and (not isinstance(window, int) or isinstance(window, bool)):
             raise ScheduleError(
                 "success_window_minutes must be a whole number of minutes", "success_window_minutes"
+            )
+        if window is not None:
+            window = boundary.whole_number(
+                window, "success_window_minutes", minimum=1, maximum=MAX_WINDOW_MINUTES
             )
         fields["success_window_minutes"] = window
     if schedule is None:
@@ -132,10 +158,20 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
 
 
 def _plan_next(schedule: Schedule, now: datetime | None = None) -> None:
+    """Its next run, or ScheduleError (field "cron") when an active schedule never comes round
+    (one saved, while off, before such expressions were refused)."""
     now = now or utcnow()
-    schedule.next_run_at = (
-        timing.next_runs(schedule.cron, schedule.timezone, now, 1)[0] if schedule.active else None
-    )
+    if not schedule.active:
+        schedule.next_run_at = None
+        return
+    runs = timing.next_runs(schedule.cron, schedule.timezone, now, 1)
+    if not runs:
+        raise ScheduleError(
+            f"{schedule.cron!r} never comes round, so the schedule cannot be switched on; "
+            "change its timing first",
+            "cron",
+        )
+    schedule.next_run_at = runs[0]
 
 
 def create_schedule(data: dict[str, Any], user_id: int | None = None) -> Schedule:
@@ -158,10 +194,11 @@ def update_schedule(schedule: Schedule, data: dict[str, Any]) -> Schedule:
 
 
 def get_schedule(ref: int | str) -> Schedule:
-    """A schedule by id or by name."""
+    """A schedule by id or by name; ScheduleError("not_found") when there is none."""
     schedule = None
-    if isinstance(ref, int) or str(ref).isdigit():
-        schedule = db.session.get(Schedule, int(ref))
+    if isinstance(ref, int) or (str(ref).isascii() and str(ref).isdigit()):
+        if 1 <= int(ref) <= boundary.MAX_ID:
+            schedule = db.session.get(Schedule, int(ref))
     if schedule is None:
         schedule = db.session.scalar(select(Schedule).where(Schedule.name == str(ref)))
     if schedule is None:
@@ -332,9 +369,9 @@ def _run_row(schedule_id: int, due_at: datetime, trigger: str, note: str | None)
     }
 
 
-def _times_until(schedule: Schedule, end: datetime) -> tuple[list[datetime], datetime]:
+def _times_until(schedule: Schedule, end: datetime) -> tuple[list[datetime], datetime | None]:
     """Due times from its next run up to ``end`` (a long outage is counted up to a limit, not
-    listed forever), and the first time after ``end``."""
+    listed forever), and the first time after ``end`` (None when there is none)."""
     times: list[datetime] = []
     for moment in timing.iter_runs(
         schedule.cron, schedule.timezone, schedule.next_run_at - timedelta(microseconds=1)
@@ -345,7 +382,7 @@ def _times_until(schedule: Schedule, end: datetime) -> tuple[list[datetime], dat
             times.append(moment)
         else:
             times[-1] = moment
-    raise AssertionError("unreachable")  # iter_runs never ends
+    return times, None  # no run after these: it is not due again
 
 
 def manual_run(schedule: Schedule, note: str = "Run now") -> ScheduleRun:
