@@ -20,6 +20,8 @@ from webapp.exceptions import BadRequest
 
 # Ids and cursors are 64-bit signed integers in both databases.
 MAX_ID = 2**63 - 1
+# What an INTEGER column (PostgreSQL's int4) holds: external ids, minutes, counts.
+MAX_INTEGER = 2**31 - 1
 # Day counts whose timedelta stays far inside datetime's range (about 27,000 years).
 MAX_DAYS = 10_000_000
 # Times outside this range cannot be shifted by an offset or compared safely.
@@ -52,6 +54,13 @@ def whole_number(raw: object, name: str, minimum: int = 0, maximum: int = MAX_ID
 def record_id(raw: object, name: str = "id") -> int:
     """A record id or keyset cursor: 1 … 2⁶³−1."""
     return whole_number(raw, name, minimum=1, maximum=MAX_ID)
+
+
+def optional_id(raw: str | None, name: str) -> int | None:
+    """A query-string id or cursor, or None when it is blank (see ``record_id``)."""
+    if raw is None or not str(raw).strip():
+        return None
+    return record_id(raw, name)
 
 
 def day_count(raw: object, name: str = "days") -> int:

@@ -3,6 +3,7 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from webapp.boundary import MAX_INTEGER
 from webapp.models.jobs import QUEUES
 from webapp.services.commands import SCHEDULABLE
 from webapp.services.timing import PRESETS
@@ -32,7 +33,8 @@ class ScheduleForm(FlaskForm):
     active = BooleanField("Active", default=True)
     without_overlapping = BooleanField("Without overlapping")
     success_window_minutes = IntegerField(
-        "Alert if no success within (minutes)", validators=[Optional(), NumberRange(min=1)]
+        "Alert if no success within (minutes)",
+        validators=[Optional(), NumberRange(min=1, max=MAX_INTEGER)],
     )
 
 

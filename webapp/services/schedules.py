@@ -30,8 +30,6 @@ DEFAULT_SCHEDULES = (
 )
 
 
-# The largest success window the table's integer column holds (about 4,000 years).
-MAX_WINDOW_MINUTES = 2**31 - 1
 STATUS_OF_CODE = {"invalid": 422, "conflict": 409, "not_found": 404}
 
 
@@ -147,7 +145,7 @@ def _clean_fields(
             )
         if window is not None:
             window = boundary.whole_number(
-                window, "success_window_minutes", minimum=1, maximum=MAX_WINDOW_MINUTES
+                window, "success_window_minutes", minimum=1, maximum=boundary.MAX_INTEGER
             )
         fields["success_window_minutes"] = window
     if schedule is None:
@@ -196,9 +194,9 @@ def update_schedule(schedule: Schedule, data: dict[str, Any]) -> Schedule:
 def get_schedule(ref: int | str) -> Schedule:
     """A schedule by id or by name; ScheduleError("not_found") when there is none."""
     schedule = None
-    if isinstance(ref, int) or (str(ref).isascii() and str(ref).isdigit()):
-        if 1 <= int(ref) <= boundary.MAX_ID:
-            schedule = db.session.get(Schedule, int(ref))
+    digits = isinstance(ref, int) or (str(ref).isascii() and str(ref).isdigit())
+    if digits and 1 <= int(ref) <= boundary.MAX_ID:
+        schedule = db.session.get(Schedule, int(ref))
     if schedule is None:
         schedule = db.session.scalar(select(Schedule).where(Schedule.name == str(ref)))
     if schedule is None:
