@@ -387,3 +387,10 @@ def test_a_series_export_imports_back_as_it_was(runner, tmp_path, fmt):
     assert f"{len(NAMES)} rows, {len(NAMES)} created, 0 updated, 0 refused" in imported.output
     after = sorted(db.session.execute(select(Series.name, Series.tvmaze_id, Series.tvdb_id)))
     assert after == before
+
+
+def test_a_series_search_for_a_number_beyond_any_id_is_only_text(client, login):
+    login("viewer")
+    for query in (HUGE, "²"):
+        response = client.get("/series", query_string={"q": query})
+        assert response.status_code == 200 and "No series" in response.get_data(as_text=True)
