@@ -18,10 +18,12 @@ from werkzeug.routing import IntegerConverter
 
 from webapp.exceptions import BadRequest
 
-# Ids and cursors are 64-bit signed integers in both databases.
-MAX_ID = 2**63 - 1
 # What an INTEGER column (PostgreSQL's int4) holds: external ids, minutes, counts.
 MAX_INTEGER = 2**31 - 1
+# Ids and cursors. Every id column in this schema is an INTEGER, so no record has a larger id,
+# and PostgreSQL refuses to compare an int4 column with one ("integer out of range"), even
+# though SQLite would hold 2⁶³−1. Raise this with a migration to BIGINT ids.
+MAX_ID = MAX_INTEGER
 # Day counts whose timedelta stays far inside datetime's range (about 27,000 years).
 MAX_DAYS = 10_000_000
 # Times outside this range cannot be shifted by an offset or compared safely.
@@ -52,7 +54,7 @@ def whole_number(raw: object, name: str, minimum: int = 0, maximum: int = MAX_ID
 
 
 def record_id(raw: object, name: str = "id") -> int:
-    """A record id or keyset cursor: 1 … 2⁶³−1."""
+    """A record id or keyset cursor: 1 … ``MAX_ID``."""
     return whole_number(raw, name, minimum=1, maximum=MAX_ID)
 
 
@@ -113,7 +115,8 @@ def _shown(value: str) -> str:
 
 
 class BoundedIdConverter(IntegerConverter):
-    """``<int:…>`` in every route: a path id above 2⁶³−1 matches no route (404), never a 500."""
+    """``<int:…>`` in every route: a path id above ``MAX_ID`` matches no route (404), never a
+    500."""
 
     def __init__(self, map, *args, **kwargs) -> None:
         kwargs.setdefault("max", MAX_ID)
