@@ -45,6 +45,9 @@ SKIPPED_ENDPOINTS = {
     "integrations.toggle",
     "dashboard.sample_job",
     "static",
+    # Probes for machines, not pages: /healthz is 503 while no consumer runs, by design.
+    "observability.healthz",
+    "observability.metrics",
 }
 
 

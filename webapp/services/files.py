@@ -11,13 +11,15 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
+from webapp.exceptions import Invalid
+
 SNIFF_BYTES = 64 * 1024
 # The longest field a CSV may hold (csv's own limit, said here so that the message can name it).
 FIELD_LIMIT = 128 * 1024
 csv.field_size_limit(FIELD_LIMIT)
 
 
-class FileRefused(ValueError):
+class FileRefused(Invalid):
     """The file cannot be imported; the message says why."""
 
 

@@ -16,20 +16,26 @@ from wtforms import Form, IntegerField, StringField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
 from webapp.boundary import MAX_INTEGER
+from webapp.exceptions import Invalid, NotFound, ServiceError
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.series import Series
 from webapp.models.transfers import FailedImportRow, Import
 from webapp.services.files import FileRefused, check_table, csv_text, read_table
+from webapp.services.integrations import IntegrationError, plugin_for
 from webapp.services.ownership import owned
 
 CHUNK_SIZE = 500
 log = logging.getLogger(__name__)
 
 
-class ImportRequestError(ValueError):
+class ImportRequestError(Invalid):
     """An import request that cannot be carried out (unknown importer or id)."""
+
+
+class ImportNotFound(NotFound, ImportRequestError):
+    """No import with this id that the caller may see."""
 
 
 class Importer:
@@ -166,8 +172,6 @@ class IntegrationsImporter(Importer):
     form = IntegrationRowForm
 
     def validate(self, row: dict[str, str], user_id: int | None) -> tuple[dict | None, dict]:
-        from webapp.services.integrations import IntegrationError, plugin_for
-
         values, errors = super().validate(row, user_id)
         if values is None:
             return None, errors
@@ -269,7 +273,7 @@ def _copy_at_most(stream: IO[bytes], path: Path, limit: int) -> int:
 def get_import(import_id: int, user_id: int | None = None, is_admin: bool = True) -> Import:
     record = owned(Import, import_id, user_id, is_admin)
     if record is None:
-        raise ImportRequestError(f"import {import_id} not found")
+        raise ImportNotFound(f"import {import_id} not found")
     return record
 
 
@@ -283,7 +287,7 @@ def run_import(import_id: int, report: Callable[..., None] | None = None) -> Imp
     """
     record = db.session.get(Import, import_id)
     if record is None:
-        raise ImportRequestError(f"import {import_id} not found")
+        raise ImportNotFound(f"import {import_id} not found")
     imp = importer_for(record.importer)
     record.status = "running"
     db.session.commit()
@@ -303,7 +307,7 @@ def run_import(import_id: int, report: Callable[..., None] | None = None) -> Imp
         record = db.session.get(Import, import_id)
         record.status, record.error, record.finished_at = "failed", message, utcnow()
         db.session.commit()
-        if isinstance(exc, FileRefused | SQLAlchemyError | OSError | ValueError):
+        if isinstance(exc, ServiceError | SQLAlchemyError | OSError | ValueError):
             raise FileRefused(message) from exc
         raise  # the job framework's own (cancelled, timed out) go on as they are
 
@@ -320,7 +324,7 @@ def _human(exc: Exception) -> str:
         return f"the database refused a change ({type(exc).__name__})"
     if isinstance(exc, OSError):
         return "the stored file could not be read"
-    if isinstance(exc, ValueError):
+    if isinstance(exc, ServiceError | ValueError):
         return str(exc)  # our own refusals say what is wrong in words
     return f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
 
@@ -372,7 +376,7 @@ def _save_rows(imp: Importer, values: list[dict], record: Import) -> list[str | 
     try:
         with db.session.begin_nested():
             return imp.save_many(values, record.user_id, record.dry_run)
-    except Exception:  # noqa: BLE001 - fall back to finding the rows at fault
+    except Exception:  # the row-by-row pass below records each row the database refuses
         pass
     outcomes: list[str | dict] = []
     for value in values:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Select
 
+from webapp.exceptions import BadRequest
 from webapp.extensions import db
 
 PAGE_SIZE = 25
@@ -16,7 +17,7 @@ PAGE_SIZE = 25
 MAX_PAGE = 1_000_000
 
 
-class ListingError(ValueError):
+class ListingError(BadRequest):
     """A sort or page that this list does not offer."""
 
 

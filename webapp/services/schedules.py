@@ -9,13 +9,14 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from jobkit import locks
 from webapp import boundary
-from webapp.exceptions import Invalid, ServiceError
+from webapp.exceptions import Conflict, Invalid, NotFound, ServiceError
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import QUEUES
 from webapp.models.schedules import Schedule, ScheduleRun
-from webapp.services import commands, locks, timing
+from webapp.services import commands, timing
 
 TICK_SECONDS = 60  # the tick plans every run due before the next tick
 CATCH_UP_GRACE_SECONDS = 90  # older than this when the tick finds it: the run was missed
@@ -30,15 +31,16 @@ DEFAULT_SCHEDULES = (
 )
 
 
-STATUS_OF_CODE = {"invalid": 422, "conflict": 409, "not_found": 404}
-
-
 class ScheduleError(Invalid):
-    """Bad schedule fields (one message per field), an unknown schedule, or a name taken; its
-    status follows ``code`` (invalid 422, conflict 409, not_found 404)."""
+    """Bad schedule fields, one message per field (``field`` names it)."""
 
-    def __init__(self, message: str, field: str | None = None, code: str = "invalid") -> None:
-        super().__init__(message, field=field, code=code, status=STATUS_OF_CODE.get(code, 422))
+
+class ScheduleNameTaken(Conflict, ScheduleError):
+    """Another schedule has this name."""
+
+
+class ScheduleNotFound(NotFound, ScheduleError):
+    """No schedule (or schedule run) with this id or name."""
 
 
 class ScheduledCommandFailed(Exception):
@@ -81,13 +83,13 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
         if isinstance(exc, ScheduleError):
             raise
         # A boundary refusal (NUL, a number out of range) or a timing one, as a field error.
-        raise ScheduleError(exc.message, exc.field) from None
+        raise ScheduleError(exc.message, field=exc.field) from None
 
 
 def _text_field(data: dict[str, Any], name: str, max_length: int) -> str:
     value = data.get(name)
     if value is not None and not isinstance(value, str):
-        raise ScheduleError(f"{name} must be text", name)
+        raise ScheduleError(f"{name} must be text", field=name)
     return boundary.text(value or "", name, max_length)
 
 
@@ -98,10 +100,10 @@ def _clean_fields(
     if "name" in data or schedule is None:
         name = _text_field(data, "name", 10_000).strip()
         if not name or len(name) > 100:
-            raise ScheduleError("a name of 1 to 100 characters is required", "name")
+            raise ScheduleError("a name of 1 to 100 characters is required", field="name")
         taken = db.session.scalar(select(Schedule.id).where(Schedule.name == name))
         if taken is not None and (schedule is None or taken != schedule.id):
-            raise ScheduleError(f"a schedule called {name!r} already exists", "name", "conflict")
+            raise ScheduleNameTaken(f"a schedule called {name!r} already exists", field="name")
         fields["name"] = name
     if "description" in data:
         fields["description"] = _text_field(data, "description", 100_000)[:2000]
@@ -116,7 +118,7 @@ def _clean_fields(
         field = (
             "parameters" if "command" not in str(exc) and "scheduled" not in str(exc) else "command"
         )
-        raise ScheduleError(str(exc), field) from None
+        raise ScheduleError(str(exc), field=field) from None
     if data.get("preset"):
         fields["cron"] = timing.preset_cron(
             data["preset"],
@@ -130,18 +132,19 @@ def _clean_fields(
         fields["timezone"] = timing.zone(data.get("timezone") or "UTC").key
     if "queue" in data:
         if not isinstance(data["queue"], str) or data["queue"] not in QUEUES:
-            raise ScheduleError(f"queue must be one of {', '.join(QUEUES)}", "queue")
+            raise ScheduleError(f"queue must be one of {', '.join(QUEUES)}", field="queue")
         fields["queue"] = data["queue"]
     for flag in ("active", "without_overlapping"):
         if flag in data:
             if not isinstance(data[flag], bool):
-                raise ScheduleError(f"{flag} must be true or false", flag)
+                raise ScheduleError(f"{flag} must be true or false", field=flag)
             fields[flag] = data[flag]
     if "success_window_minutes" in data:
         window = data["success_window_minutes"]
         if window is not None and (not isinstance(window, int) or isinstance(window, bool)):
             raise ScheduleError(
-                "success_window_minutes must be a whole number of minutes", "success_window_minutes"
+                "success_window_minutes must be a whole number of minutes",
+                field="success_window_minutes",
             )
         if window is not None:
             window = boundary.whole_number(
@@ -167,7 +170,7 @@ def _plan_next(schedule: Schedule, now: datetime | None = None) -> None:
         raise ScheduleError(
             f"{schedule.cron!r} never comes round, so the schedule cannot be switched on; "
             "change its timing first",
-            "cron",
+            field="cron",
         )
     schedule.next_run_at = runs[0]
 
@@ -192,7 +195,7 @@ def update_schedule(schedule: Schedule, data: dict[str, Any]) -> Schedule:
 
 
 def get_schedule(ref: int | str) -> Schedule:
-    """A schedule by id or by name; ScheduleError("not_found") when there is none."""
+    """A schedule by id or by name; ScheduleNotFound when there is none."""
     schedule = None
     digits = isinstance(ref, int) or (str(ref).isascii() and str(ref).isdigit())
     if digits and 1 <= int(ref) <= boundary.MAX_ID:
@@ -200,7 +203,7 @@ def get_schedule(ref: int | str) -> Schedule:
     if schedule is None:
         schedule = db.session.scalar(select(Schedule).where(Schedule.name == str(ref)))
     if schedule is None:
-        raise ScheduleError(f"schedule {ref} not found", code="not_found")
+        raise ScheduleNotFound(f"schedule {ref} not found")
     return schedule
 
 
@@ -401,7 +404,7 @@ def execute_run(run_id: int, job_log_id: int | None = None) -> ScheduleRun:
     """
     run = db.session.get(ScheduleRun, run_id)
     if run is None:
-        raise ScheduleError(f"schedule run {run_id} not found", code="not_found")
+        raise ScheduleNotFound(f"schedule run {run_id} not found")
     schedule = run.schedule
     lock_name, holder = f"schedule:{schedule.id}", f"run:{run.id}"
     ttl = commands.RUN_TIMEOUT_SECONDS + 60

@@ -36,7 +36,7 @@ MAX_ZONE_LENGTH = 64
 MAX_YEARS_TO_NEXT_RUN = 8
 
 
-class TimingError(Invalid, ValueError):
+class TimingError(Invalid):
     """A cron expression, preset or time zone that cannot be used, with the reason; ``field``
     is "cron" or "timezone"."""
 
