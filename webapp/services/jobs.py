@@ -28,7 +28,7 @@ from webapp.boundary import day_count, days_ago
 from webapp.exceptions import BadRequest, Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
-from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
+from webapp.models.jobs import FINISHED_STATUSES, QUEUES, DeletedRetry, JobLog, JobStatus, JobTag
 from webapp.models.search import PG_SEARCH_TEXT
 
 
@@ -59,6 +59,7 @@ class JobFilters:
     q: str | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    tag: str | None = None
 
     def validate(self) -> None:
         """Raise JobQueryError for a status or queue that cannot exist."""
@@ -87,6 +88,8 @@ class JobFilters:
                 stmt = stmt.where(JobLog.created_at >= value)
             elif name == "until":
                 stmt = stmt.where(JobLog.created_at < value)
+            elif name == "tag":
+                stmt = stmt.where(JobLog.id.in_(select(JobTag.job_id).where(JobTag.tag == value)))
             else:
                 stmt = stmt.where(getattr(JobLog, name) == value)
         return stmt
@@ -128,7 +131,7 @@ def get_job(job_id: int) -> JobLog:
     """The job log ``job_id``; JobNotFound when there is none."""
     job = db.session.get(JobLog, job_id)
     if job is None:
-        raise JobNotFound(f"job {job_id} not found")
+        raise JobNotFound(f"job #{job_id} was deleted or never existed")
     return job
 
 
@@ -145,8 +148,21 @@ def jobs_for_record(source_type: str, source_id: int, limit: int = 20) -> list[J
 
 
 def retried_by(job_id: int) -> int | None:
-    """The id of the job that retried ``job_id``, if any."""
-    return db.session.scalar(select(JobLog.id).where(JobLog.retry_of == job_id).limit(1))
+    """The id of the job that retried ``job_id``, if any (also when that job was deleted)."""
+    live = db.session.scalar(select(JobLog.id).where(JobLog.retry_of == job_id).limit(1))
+    if live is not None:
+        return live
+    return db.session.scalar(
+        select(DeletedRetry.job_id).where(DeletedRetry.retry_of == job_id).limit(1)
+    )
+
+
+def existing_job_ids(job_ids: list[int | None]) -> set[int]:
+    """Which of these job ids still have a job log (pages link only to those)."""
+    wanted = [job_id for job_id in job_ids if job_id is not None]
+    if not wanted:
+        return set()
+    return set(db.session.scalars(select(JobLog.id).where(JobLog.id.in_(wanted))))
 
 
 @dataclass(frozen=True)
@@ -177,6 +193,7 @@ def failed_jobs_query(filters: FailedFilters | None = None) -> Select:
         select(JobLog)
         .where(JobLog.status == JobStatus.FAILED.value)
         .where(~exists().where(retry.retry_of == JobLog.id))
+        .where(~exists().where(DeletedRetry.retry_of == JobLog.id))
     )
     f = filters or FailedFilters()
     if f.task:
@@ -250,6 +267,13 @@ def retry_jobs(
         jobs = db.session.scalars(select(JobLog).where(JobLog.id.in_(chunk)).order_by(JobLog.id))
         retried = dict(
             db.session.execute(
+                select(DeletedRetry.retry_of, DeletedRetry.job_id).where(
+                    DeletedRetry.retry_of.in_(chunk)
+                )
+            ).all()
+        )
+        retried |= dict(
+            db.session.execute(
                 select(JobLog.retry_of, JobLog.id).where(JobLog.retry_of.in_(chunk))
             ).all()
         )
@@ -273,6 +297,7 @@ def retry_jobs(
                         arguments.get("kwargs", {}),
                         source,
                         retry_of=job.id,
+                        tags=tuple(job.tags),
                     )
                 )
         for (task, queue, batch_id, owner), calls in groups.items():
@@ -303,9 +328,7 @@ def prune_jobs(
         )
         if not ids:
             return deleted
-        db.session.execute(delete(JobLog).where(JobLog.id.in_(ids)))
-        db.session.commit()
-        deleted += len(ids)
+        deleted += _delete_jobs(ids)
         if on_progress:
             on_progress(deleted)
 
@@ -400,15 +423,49 @@ def failed_job_ids(filters: FailedFilters | None = None) -> list[int]:
 
 def delete_finished_jobs(job_ids: list[int]) -> int:
     """Delete these job records if they have finished; returns how many."""
-    result = db.session.execute(
-        delete(JobLog).where(JobLog.id.in_(job_ids), JobLog.status.in_(FINISHED_STATUSES))
+    finished = list(
+        db.session.scalars(
+            select(JobLog.id).where(JobLog.id.in_(job_ids), JobLog.status.in_(FINISHED_STATUSES))
+        )
     )
-    db.session.commit()
-    return result.rowcount
+    return _delete_jobs(finished)
 
 
-def flush_failed() -> int:
-    """Delete every failed job record; returns how many."""
-    result = db.session.execute(delete(JobLog).where(JobLog.status == JobStatus.FAILED.value))
+def failed_count(filters: FailedFilters | None = None) -> int:
+    """How many jobs the failed list shows (with these filters): what a flush deletes."""
+    query = failed_jobs_query(filters)
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def flush_failed(filters: FailedFilters | None = None, chunk_size: int = 5000) -> int:
+    """Delete exactly the failed jobs nobody has retried (the failed list, with these filters);
+    returns how many. The jobs they retried stay, marked as retried by a deleted job."""
+    ids = failed_job_ids(filters)
+    deleted = 0
+    for start in range(0, len(ids), chunk_size):
+        deleted += _delete_jobs(ids[start : start + chunk_size])
+    return deleted
+
+
+def _delete_jobs(job_ids: list[int]) -> int:
+    """Delete these job logs; a deleted retry of a job that stays leaves a DeletedRetry, so that
+    job does not come back onto the failed list. Returns how many were deleted."""
+    if not job_ids:
+        return 0
+    retries = db.session.execute(
+        select(JobLog.id, JobLog.retry_of).where(
+            JobLog.id.in_(job_ids), JobLog.retry_of.is_not(None), JobLog.retry_of.not_in(job_ids)
+        )
+    ).all()
+    db.session.execute(delete(DeletedRetry).where(DeletedRetry.retry_of.in_(job_ids)))
+    if retries:
+        db.session.execute(
+            DeletedRetry.__table__.insert(),
+            [
+                {"job_id": job_id, "retry_of": retry_of, "deleted_at": utcnow()}
+                for job_id, retry_of in retries
+            ],
+        )
+    result = db.session.execute(delete(JobLog).where(JobLog.id.in_(job_ids)))
     db.session.commit()
     return result.rowcount
