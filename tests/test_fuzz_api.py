@@ -30,14 +30,9 @@ from webapp.services.users import create_user, issue_token
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 FUZZ_SEED = int(os.environ.get("FUZZ_SEED", "20261201"))
 
-# Found by this test and fixed by the other half of issue 14 (the request layer and uploads):
-# until it is merged, these checks are off and these operations' failures are reported as xfail.
-KNOWN_FAILING_CHECKS = {
-    "unsupported_method": "a 405 (TRACE on any path) carries no Allow header",
-}
-KNOWN_FAILING = {
-    "POST /api/imports": "a file with invalid UTF-8 gives a 500 (uploads checked whole)",
-}
+# Checks and operations known to fail, with the reason; empty: everything must pass.
+KNOWN_FAILING_CHECKS: dict[str, str] = {}
+KNOWN_FAILING: dict[str, str] = {}
 
 # All of schemathesis's checks and phases, configured so:
 # - positive_data_acceptance also accepts 422: the schema states every rule that makes a request

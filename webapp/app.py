@@ -26,6 +26,7 @@ from webapp import (
 )
 from webapp.areas import init_areas
 from webapp.boundary import BoundedIdConverter
+from webapp.boundary import init_app as init_boundary
 from webapp.config import settings_from_environment
 from webapp.extensions import csrf, db, login_manager, migrate
 
@@ -53,21 +54,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
         instance_path=os.environ.get("JOBDECK_INSTANCE_PATH") or str(ROOT / "instance"),
     )
-    # Path ids above 64 bits match no route (404) instead of overflowing the database.
+    # Path ids no id column holds match no route (404) instead of overflowing the database.
     app.url_map.converters["int"] = BoundedIdConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(settings_from_environment(Path(app.instance_path)))
     if test_config:
         app.config.from_mapping(test_config)
     Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
-    # Refuse oversized uploads (413) before reading them; a little room for the form fields.
-    app.config.setdefault("MAX_CONTENT_LENGTH", app.config["IMPORT_MAX_BYTES"] + 64 * 1024)
+    # Refuse oversized bodies (413) before reading them: the largest upload and a little room
+    # for the form fields. Flask's own default is None (no limit), so setdefault would not do.
+    if not (test_config and "MAX_CONTENT_LENGTH" in test_config):
+        app.config["MAX_CONTENT_LENGTH"] = app.config["IMPORT_MAX_BYTES"] + 64 * 1024
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
     configure_queue(app.config["QUEUE_URL"], immediate=app.config["HUEY_IMMEDIATE"])
+    init_boundary(app)
     errors.init_app(app)
     templating.init_app(app)
     init_areas(app, AREAS)

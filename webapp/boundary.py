@@ -7,15 +7,23 @@ converter takes the raw value and the name the client used for it, for the messa
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
 from webapp.exceptions import BadRequest
 
-# Ids and cursors are INTEGER columns: 32-bit on PostgreSQL (a larger value in a query is an
-# "integer out of range" error there), so that is the bound on both databases.
-MAX_ID = 2**31 - 1
+# What an INTEGER column (PostgreSQL's int4) holds: external ids, minutes, counts.
+MAX_INTEGER = 2**31 - 1
+# Ids and cursors. Every id column in this schema is an INTEGER, so no record has a larger id,
+# and PostgreSQL refuses to compare an int4 column with one ("integer out of range"), even
+# though SQLite would hold 2⁶³−1. Raise this with a migration to BIGINT ids.
+MAX_ID = MAX_INTEGER
 # Day counts whose timedelta stays far inside datetime's range (about 27,000 years).
 MAX_DAYS = 10_000_000
 # Times outside this range cannot be shifted by an offset or compared safely.
@@ -23,6 +31,8 @@ EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 # Text that fits a PostgreSQL varchar index comfortably; filters are never longer than this.
 MAX_TEXT = 1000
+# JSON bodies nest far less than this; Python's parser recurses once per level.
+MAX_JSON_DEPTH = 64
 
 
 def whole_number(raw: object, name: str, minimum: int = 0, maximum: int = MAX_ID) -> int:
@@ -44,8 +54,15 @@ def whole_number(raw: object, name: str, minimum: int = 0, maximum: int = MAX_ID
 
 
 def record_id(raw: object, name: str = "id") -> int:
-    """A record id or keyset cursor: 1 … MAX_ID (2³¹−1)."""
+    """A record id or keyset cursor: 1 … ``MAX_ID``."""
     return whole_number(raw, name, minimum=1, maximum=MAX_ID)
+
+
+def optional_id(raw: str | None, name: str) -> int | None:
+    """A query-string id or cursor, or None when it is blank (see ``record_id``)."""
+    if raw is None or not str(raw).strip():
+        return None
+    return record_id(raw, name)
 
 
 def day_count(raw: object, name: str = "days") -> int:
@@ -122,3 +139,53 @@ class BoundedIdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs) -> None:
         kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
+
+
+# A JSON string (skipped whole, escapes and all) or one bracket.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth_exceeds(raw: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when ``raw`` nests arrays and objects deeper than ``limit``, found without parsing."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_TOKEN.finditer(data):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing a body nested deeper than ``MAX_JSON_DEPTH`` (400) before the
+    parser recurses into it."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        if json_depth_exceeds(s):
+            raise BadRequest(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        return super().loads(s, **kwargs)
+
+
+def refuse_nul(pairs: Iterable[tuple[str, str]], where: str) -> None:
+    """BadRequest naming the first field whose name or value holds a NUL character."""
+    for key, value in pairs:
+        if "\x00" in key or "\x00" in value:
+            name = key.replace("\x00", "")
+            raise BadRequest(f"{where} {name!r} must not contain a NUL character", field=name)
+
+
+def init_app(app: Flask) -> None:
+    """Bound every request: JSON depth, and no NUL in the query string or form fields."""
+    app.json = BoundedJSONProvider(app)
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        refuse_nul(request.args.items(multi=True), "query parameter")
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            refuse_nul(request.form.items(multi=True), "form field")

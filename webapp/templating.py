@@ -27,9 +27,16 @@ from webapp.models.jobs import QUEUES, JobStatus
 
 
 def is_fragment_request() -> bool:
-    """An htmx request that is not a boosted navigation wants only the live part of a page."""
+    """An htmx request that is not a boosted navigation wants only the live part of a page.
+
+    A history restore (the back button after htmx's cache missed) replaces the whole body, so it
+    gets the whole page, whose filter form matches its table.
+    """
+    headers = request.headers
     return (
-        request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
     )
 
 

@@ -3,6 +3,7 @@ import json
 import click
 from flask.cli import AppGroup
 
+from webapp.boundary import MAX_DAYS
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.cli.params import MOMENT, TEXT
 from webapp.services import batches
@@ -169,7 +170,7 @@ def retry(job_id: int) -> None:
 
 
 @jobs_cli.command("prune")
-@click.option("--days", type=click.IntRange(min=0), required=True)
+@click.option("--days", type=click.IntRange(min=0, max=MAX_DAYS), required=True)
 def prune(days: int) -> None:
     """Delete finished job logs older than --days days."""
     deleted = job_service.prune_jobs(days)

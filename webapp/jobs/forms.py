@@ -3,6 +3,7 @@ from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
+from webapp.boundary import MAX_ID
 from webapp.models.jobs import QUEUES, JobStatus
 
 TIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
@@ -26,8 +27,8 @@ class JobFilterForm(FlaskForm):
     task = StringField("Task", validators=[Optional()])
     queue = SelectField("Queue", choices=_choices("any queue", QUEUES), validators=[Optional()])
     source_type = StringField("Record type", validators=[Optional()])
-    source_id = IntegerField("Record id", validators=[Optional(), NumberRange(min=1)])
-    batch_id = IntegerField("Batch", validators=[Optional(), NumberRange(min=1)])
+    source_id = IntegerField("Record id", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
+    batch_id = IntegerField("Batch", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     q = StringField("Search", validators=[Optional(), Length(max=200)])
     since = DateTimeLocalField("Created after", format=TIME_FORMATS, validators=[Optional()])
     until = DateTimeLocalField("Created before", format=TIME_FORMATS, validators=[Optional()])
@@ -36,7 +37,7 @@ class JobFilterForm(FlaskForm):
         choices=[SelectChoice("", "newest first"), SelectChoice("oldest", "oldest first")],
         validators=[Optional()],
     )
-    cursor = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    cursor = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
 
 
 class FailedFilterForm(FlaskForm):

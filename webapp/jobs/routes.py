@@ -3,10 +3,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from jobkit.registry import registered_tasks
-from webapp.api.params import int_arg
+from webapp import boundary
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
-from webapp.exceptions import NotFound
+from webapp.exceptions import BadRequest, NotFound
 from webapp.extensions import db
 from webapp.jobs.forms import FailedFilterForm, JobFilterForm
 from webapp.models.jobs import JobLog
@@ -18,12 +18,24 @@ from webapp.templating import render_page
 bp = Blueprint("jobs", __name__, url_prefix="/")
 
 
+def filter_problems(form) -> list[str]:
+    """What is wrong with a filter form, one line per field, named as the page labels it."""
+    return [
+        f"{getattr(form, name).label.text}: {', '.join(errors)}"
+        for name, errors in form.errors.items()
+    ]
+
+
 def job_filters(source) -> tuple[JobFilterForm, JobFilters]:
-    """The /jobs filters from the query string or a submitted form; 400 when bad."""
+    """The /jobs filters from the query string or a submitted form; BadRequest when bad."""
     form = JobFilterForm(source)
     if not form.validate():
-        abort(400, "; ".join(f"{name}: {', '.join(errs)}" for name, errs in form.errors.items()))
-    filters = JobFilters(
+        raise BadRequest("; ".join(filter_problems(form)))
+    return form, _filters_of(form)
+
+
+def _filters_of(form: JobFilterForm) -> JobFilters:
+    return JobFilters(
         status=form.status.data or None,
         task=(form.task.data or "").strip() or None,
         queue=form.queue.data or None,
@@ -34,18 +46,23 @@ def job_filters(source) -> tuple[JobFilterForm, JobFilters]:
         since=form.since.data,
         until=form.until.data,
     )
-    return form, filters
 
 
 def jobs_context() -> dict:
-    form, filters = job_filters(request.args)
+    """The list as the query string filters it; with bad filters, no rows and what is wrong
+    (``filter_errors``), so that the page shows its form with the errors."""
+    form = JobFilterForm(request.args)
+    problems = [] if form.validate() else filter_problems(form)
+    filters = JobFilters() if problems else _filters_of(form)
     oldest_first = form.order.data == "oldest"
-    page, next_cursor = job_service.list_jobs(
-        filters,
-        limit=current_app.config["JOBS_PAGE_SIZE"],
-        before_id=form.cursor.data,
-        oldest_first=oldest_first,
-    )
+    page, next_cursor = [], None
+    if not problems:
+        page, next_cursor = job_service.list_jobs(
+            filters,
+            limit=current_app.config["JOBS_PAGE_SIZE"],
+            before_id=form.cursor.data,
+            oldest_first=oldest_first,
+        )
     query = {**filters.as_query(), **({"order": "oldest"} if oldest_first else {})}
     return {
         "form": form,
@@ -57,13 +74,16 @@ def jobs_context() -> dict:
         "any_active": any(job.is_active for job in page),
         "task_names": registered_tasks(),
         "action_form": ActionForm(),
+        "filter_errors": problems,
     }
 
 
 @bp.route("jobs")
 @login_required
 def index():
-    return render_page("jobs/list.html", ("job_table",), live=True, **jobs_context())
+    context = jobs_context()
+    page = render_page("jobs/list.html", ("job_table",), live=True, **context)
+    return page, 400 if context["filter_errors"] else 200
 
 
 @bp.route("jobs/bulk", methods=["POST"])
@@ -145,10 +165,15 @@ def retry(job_id: int):
 
 
 def failed_filters(source) -> job_service.FailedFilters:
-    """The failed list's filters from the query string or a submitted form; 400 when bad."""
+    """The failed list's filters from the query string or a submitted form; BadRequest when
+    bad."""
     form = FailedFilterForm(source)
     if not form.validate():
-        abort(400, "; ".join(f"{name}: {', '.join(errs)}" for name, errs in form.errors.items()))
+        raise BadRequest("; ".join(filter_problems(form)))
+    return _failed_filters_of(form)
+
+
+def _failed_filters_of(form: FailedFilterForm) -> job_service.FailedFilters:
     return job_service.FailedFilters(
         task=(form.task.data or "").strip() or None,
         queue=form.queue.data or None,
@@ -164,19 +189,28 @@ FAILED_PAGE_SIZE = 100
 def failed_context() -> dict:
     """The failed list, newest first, a page at a time (keyset: ``cursor`` is the last id
     seen), with the total that "Retry all" would act on."""
-    filters = failed_filters(request.args)
-    cursor = int_arg("cursor", minimum=1)
+    filter_form = FailedFilterForm(request.args)
+    problems = [] if filter_form.validate() else filter_problems(filter_form)
+    filters = job_service.FailedFilters() if problems else _failed_filters_of(filter_form)
+    cursor = boundary.optional_id(request.args.get("cursor"), "cursor")
     query = job_service.failed_jobs_query(filters)
     page = query if cursor is None else query.where(JobLog.id < cursor)
-    rows = list(db.session.scalars(page.order_by(JobLog.id.desc()).limit(FAILED_PAGE_SIZE + 1)))
+    rows = (
+        []
+        if problems
+        else list(db.session.scalars(page.order_by(JobLog.id.desc()).limit(FAILED_PAGE_SIZE + 1)))
+    )
     failed = rows[:FAILED_PAGE_SIZE]
     return {
         "failed": failed,
         "next_cursor": failed[-1].id if len(rows) > FAILED_PAGE_SIZE else None,
         "first_page": cursor is None,
-        "total": db.session.scalar(select(func.count()).select_from(query.subquery())),
+        "total": 0
+        if problems
+        else db.session.scalar(select(func.count()).select_from(query.subquery())),
         "filters": filters,
-        "filter_form": FailedFilterForm(request.args),
+        "filter_form": filter_form,
+        "filter_errors": problems,
         "form": ActionForm(),
         "task_names": registered_tasks(),
     }
@@ -185,11 +219,14 @@ def failed_context() -> dict:
 @bp.route("failed")
 @login_required
 def failed():
-    return render_page("jobs/failed.html", ("failed_table",), live=True, **failed_context())
+    context = failed_context()
+    page = render_page("jobs/failed.html", ("failed_table",), live=True, **context)
+    return page, 400 if context["filter_errors"] else 200
 
 
 def _selected_ids() -> list[int]:
-    return [int(v) for v in request.form.getlist("ids") if v.isdigit()]
+    """The ticked job ids; anything that is not one is refused (BadRequest)."""
+    return [boundary.record_id(v, "ids") for v in request.form.getlist("ids")]
 
 
 @bp.route("failed/retry", methods=["POST"])

@@ -4,6 +4,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from webapp.areas import schedulable_commands
+from webapp.boundary import MAX_INTEGER
 from webapp.models.jobs import QUEUES
 from webapp.services.timing import PRESETS
 from webapp.values import YesNoField
@@ -33,7 +34,8 @@ class ScheduleForm(FlaskForm):
     active = YesNoField("Active", default=True)
     without_overlapping = YesNoField("Without overlapping")
     success_window_minutes = IntegerField(
-        "Alert if no success within (minutes)", validators=[Optional(), NumberRange(min=1)]
+        "Alert if no success within (minutes)",
+        validators=[Optional(), NumberRange(min=1, max=MAX_INTEGER)],
     )
 
     def __init__(self, *args, **kwargs) -> None:

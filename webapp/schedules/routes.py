@@ -124,10 +124,11 @@ def _preview(cron: str, tz: str, preset: dict | None = None) -> dict:
         expression = timing.preset_cron(**preset) if preset and preset.get("preset") else cron
         if not expression:
             return {"error": None}
-        runs = timing.next_runs(expression, tz, utcnow(), 5)
+        expression = timing.validate_cron(expression)
         zone = timing.zone(tz)
+        runs = timing.next_runs(expression, tz, utcnow(), 5)
         return {
-            "cron": timing.validate_cron(expression),
+            "cron": expression,
             "description": timing.describe(expression),
             "runs": [r.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z") for r in runs],
             "error": None,
@@ -186,7 +187,11 @@ def _checked() -> None:
 def toggle(schedule_id: int):
     schedule = service.get_schedule(schedule_id)
     _checked()
-    service.update_schedule(schedule, {"active": not schedule.active})
+    try:
+        service.update_schedule(schedule, {"active": not schedule.active})
+    except service.ScheduleError as exc:
+        db.session.rollback()
+        flash(f"{schedule.name}: {exc}", "error")
     if request.headers.get("HX-Request"):
         return render_page("schedules/list.html", ("schedule_table",), **list_context())
     return redirect(url_for("schedules.index", **request.args))

@@ -3,6 +3,8 @@ from wtforms import IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange
 
+from webapp.boundary import MAX_INTEGER
+
 
 class AddSeriesForm(FlaskForm):
     id_type = SelectField(
@@ -10,4 +12,6 @@ class AddSeriesForm(FlaskForm):
         choices=[SelectChoice("tvmaze", "TVmaze"), SelectChoice("tvdb", "TheTVDB")],
         default="tvmaze",
     )
-    show_id = IntegerField("Show id", validators=[DataRequired(), NumberRange(min=1)])
+    show_id = IntegerField(
+        "Show id", validators=[DataRequired(), NumberRange(min=1, max=MAX_INTEGER)]
+    )

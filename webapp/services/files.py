@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import zipfile
@@ -13,20 +14,47 @@ from openpyxl import load_workbook
 from webapp.exceptions import Invalid
 
 SNIFF_BYTES = 64 * 1024
+# The longest field a CSV may hold (csv's own limit, said here so that the message can name it).
+FIELD_LIMIT = 128 * 1024
+csv.field_size_limit(FIELD_LIMIT)
 
 
 class FileRefused(Invalid):
     """The file cannot be imported; the message says why."""
 
 
-def _encoding(raw: bytes) -> str:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A cut-off multi-byte character at the end of the sample is still UTF-8.
-        if exc.start < len(raw) - 4:
-            return "latin-1"
-    return "utf-8-sig"
+def _encoding(path: Path) -> str:
+    """How the whole file is encoded: UTF-8 (with or without BOM), or Latin-1 when it is not
+    UTF-8 and never was. FileRefused for a binary file, or one that is UTF-8 and then is not
+    (two encodings in one file cannot be read either way)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8, seen_non_ascii, offset, lines = True, False, 0, 1
+    with open(path, "rb") as f:
+        while chunk := f.read(SNIFF_BYTES):
+            if b"\x00" in chunk:
+                raise FileRefused("the file is binary, not CSV or XLSX")
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    if seen_non_ascii or not chunk[: exc.start].isascii():
+                        line = lines + chunk[: exc.start].count(b"\n")
+                        raise FileRefused(
+                            f"line {line} is not UTF-8 (byte {offset + exc.start + 1}), though "
+                            "the lines before it are; save the whole file as UTF-8"
+                        ) from None
+                    utf8 = False
+                seen_non_ascii = seen_non_ascii or not chunk.isascii()
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            if seen_non_ascii:
+                raise FileRefused("the file ends in the middle of a UTF-8 character") from None
+            utf8 = False
+    return "utf-8-sig" if utf8 else "latin-1"
 
 
 def is_xlsx(path: Path) -> bool:
@@ -37,22 +65,28 @@ def is_xlsx(path: Path) -> bool:
         return f.read(4) == b"PK\x03\x04" and zipfile.is_zipfile(path)
 
 
+def _dialect(sample: str) -> type[csv.Dialect]:
+    """Excel's CSV rules (quotes doubled inside quotes) with the delimiter the header uses."""
+    try:
+        delimiter = csv.Sniffer().sniff(sample.split("\n", 1)[0] + "\n", ",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    return type("Sniffed", (csv.excel,), {"delimiter": delimiter})
+
+
 def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
-    """The header and an iterator of (row number as in the file, row) for a CSV or XLSX file."""
+    """The header and an iterator of (row number as in the file, row) for a CSV or XLSX file.
+
+    The file's encoding is decided from all of it; a line that cannot be read raises
+    FileRefused when the iterator reaches it (``check_table`` reads a file through once).
+    """
     if path.stat().st_size == 0:
         raise FileRefused("the file is empty")
     if is_xlsx(path):
         return _read_xlsx(path)
-    with open(path, "rb") as f:
-        sample = f.read(SNIFF_BYTES)
-    if b"\x00" in sample:
-        raise FileRefused("the file is binary, not CSV or XLSX")
-    encoding = _encoding(sample)
-    text = sample.decode(encoding, errors="replace")
-    try:
-        dialect = csv.Sniffer().sniff(text.split("\n", 20)[0] + "\n", delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
+    encoding = _encoding(path)
+    with open(path, encoding=encoding, newline="") as f:
+        dialect = _dialect(f.read(SNIFF_BYTES))
     handle = open(path, encoding=encoding, newline="")  # noqa: SIM115 - closed by the iterator
     reader = csv.reader(handle, dialect)
     try:
@@ -60,18 +94,48 @@ def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str
     except StopIteration:
         handle.close()
         raise FileRefused("the file is empty") from None
+    except csv.Error as exc:
+        handle.close()
+        raise FileRefused(_csv_problem(exc, 1)) from None
     if not any(header):
         handle.close()
         raise FileRefused("the first line must name the columns")
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
         with handle:
-            for number, values in enumerate(reader, start=2):
+            number = 1
+            while True:
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    raise FileRefused(_csv_problem(exc, reader.line_num)) from None
+                number += 1
                 if not any(v.strip() for v in values):
                     continue
                 yield number, dict(zip(header, (v.strip() for v in values), strict=False))
 
     return header, rows()
+
+
+def _csv_problem(exc: csv.Error, line: int) -> str:
+    if "field limit" in str(exc):
+        return f"line {line} has a field longer than {FIELD_LIMIT // 1024} KB"
+    return f"line {line} cannot be read as CSV ({exc})"
+
+
+def check_table(path: Path) -> tuple[list[str], int]:
+    """Read the whole file once: its header and how many rows it has; FileRefused, saying
+    where, for anything in it that cannot be read."""
+    header, rows = read_table(path)
+    count = 0
+    try:
+        for _ in rows:
+            count += 1
+    finally:
+        rows.close()
+    return header, count
 
 
 def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
@@ -86,6 +150,9 @@ def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str
     except StopIteration:
         workbook.close()
         raise FileRefused("the spreadsheet is empty") from None
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
+        workbook.close()
+        raise FileRefused(f"the spreadsheet cannot be read ({type(exc).__name__})") from None
 
     def cell(value) -> str:
         if value is None:
@@ -95,11 +162,24 @@ def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, str
         return str(value).strip()
 
     def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        number = 1
         try:
-            for number, values in enumerate(rows_iter, start=2):
+            while True:
+                try:
+                    values = next(rows_iter)
+                except StopIteration:
+                    return
+                except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds
+                    raise FileRefused(
+                        f"row {number + 1} of the spreadsheet cannot be read ({type(exc).__name__})"
+                    ) from None
+                number += 1
                 if all(v is None or str(v).strip() == "" for v in values):
                     continue
-                yield number, dict(zip(header, (cell(v) for v in values), strict=False))
+                row = dict(zip(header, (cell(v) for v in values), strict=False))
+                if any("\x00" in v for v in row.values()):
+                    raise FileRefused(f"row {number} of the spreadsheet holds a NUL character")
+                yield number, row
         finally:
             workbook.close()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
+import logging
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -10,21 +10,24 @@ from typing import IO, Any, ClassVar
 
 from flask import current_app
 from sqlalchemy import insert, select
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, IntegerField, StringField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
-from webapp.exceptions import Invalid, NotFound
+from webapp.boundary import MAX_INTEGER
+from webapp.exceptions import Invalid, NotFound, ServiceError
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.series import Series
 from webapp.models.transfers import FailedImportRow, Import
-from webapp.services.files import FileRefused, csv_text, read_table
+from webapp.services.files import FileRefused, check_table, csv_text, read_table
 from webapp.services.integrations import IntegrationError, plugin_for
 from webapp.services.ownership import owned
 
 CHUNK_SIZE = 500
+log = logging.getLogger(__name__)
 
 
 class ImportRequestError(Invalid):
@@ -80,8 +83,8 @@ class Importer:
 
 class SeriesRowForm(Form):
     name = StringField(validators=[Optional(), Length(max=255)])
-    tvmaze_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
-    tvdb_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    tvmaze_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_INTEGER)])
+    tvdb_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_INTEGER)])
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
@@ -154,8 +157,10 @@ def _series_save_many(values: list[dict], user_id: int | None, dry_run: bool) ->
 class IntegrationRowForm(Form):
     service = StringField(validators=[DataRequired()])
     name = StringField(validators=[DataRequired(), Length(max=100)])
-    update_frequency_minutes = IntegerField(validators=[DataRequired(), NumberRange(min=1)])
-    tvmaze_id = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    update_frequency_minutes = IntegerField(
+        validators=[DataRequired(), NumberRange(min=1, max=MAX_INTEGER)]
+    )
+    tvmaze_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_INTEGER)])
     url = StringField(validators=[Optional(), URL(require_tld=False)])
 
 
@@ -213,38 +218,56 @@ def importer_for(name: str) -> Importer:
 def store_upload(
     stream: IO[bytes], filename: str, importer: str, user_id: int | None, dry_run: bool
 ) -> Import:
-    """Save an upload under DATA_DIR, check it can be read, and record the import.
+    """Save an upload under DATA_DIR, read it through once, and record the import.
 
-    Refused files (empty, binary, wrong header, too large) raise FileRefused and leave nothing.
+    A refused file (too large, empty, binary, not one encoding, a line that is not CSV or a
+    field over 128 KB, a wrong header) raises FileRefused saying why; then nothing is recorded
+    and nothing is left on disk, whatever else goes wrong.
     """
     imp = importer_for(importer)
+    shown_name = "".join(ch for ch in str(filename) if ch.isprintable())[:255] or "upload"
     folder = Path(current_app.config["DATA_DIR"]) / "imports"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}{Path(filename).suffix.lower()[:6]}"
+    path = folder / f"{uuid.uuid4().hex}{_suffix(shown_name)}"
     limit = current_app.config["IMPORT_MAX_BYTES"]
-    with open(path, "wb") as out:
-        shutil.copyfileobj(stream, out, 64 * 1024)
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise FileRefused(f"the file is larger than {limit // (1024 * 1024)} MB")
-        header, rows = read_table(path)
+        size = _copy_at_most(stream, path, limit)
+        header, total = check_table(path)
         imp.check_header(header)
-        rows.close()
-    except FileRefused:
+        record = Import(
+            importer=importer,
+            filename=shown_name,
+            path=str(path),
+            size=size,
+            user_id=user_id,
+            dry_run=dry_run,
+            total_rows=total,
+        )
+        db.session.add(record)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
         path.unlink(missing_ok=True)
         raise
-    record = Import(
-        importer=importer,
-        filename=filename[:255] or "upload",
-        path=str(path),
-        size=size,
-        user_id=user_id,
-        dry_run=dry_run,
-    )
-    db.session.add(record)
-    db.session.commit()
     return record
+
+
+def _suffix(filename: str) -> str:
+    """The upload's extension, kept on the stored file when it is a plain one (".csv")."""
+    suffix = Path(filename).suffix.lower()[:6]
+    return suffix if suffix[1:].isascii() and suffix[1:].isalnum() else ""
+
+
+def _copy_at_most(stream: IO[bytes], path: Path, limit: int) -> int:
+    """Copy ``stream`` to ``path``; FileRefused as soon as it passes ``limit`` bytes."""
+    size = 0
+    with open(path, "wb") as out:
+        while chunk := stream.read(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise FileRefused(f"the file is larger than {limit // (1024 * 1024)} MB")
+            out.write(chunk)
+    return size
 
 
 def get_import(import_id: int, user_id: int | None = None, is_admin: bool = True) -> Import:
@@ -263,21 +286,56 @@ def run_import(import_id: int, report: Callable[..., None] | None = None) -> Imp
     A dry run validates and counts what would be created or updated, and writes none of it.
     """
     record = db.session.get(Import, import_id)
+    if record is None:
+        raise ImportNotFound(f"import {import_id} not found")
     imp = importer_for(record.importer)
     record.status = "running"
     db.session.commit()
-    try:
-        header, rows = read_table(Path(record.path))
-        imp.check_header(header)
-    except FileRefused as exc:
-        record.status, record.error, record.finished_at = "failed", str(exc), utcnow()
-        db.session.commit()
-        raise
-    # A quick first pass counts the rows, so that progress can be shown as a share of them.
-    _, counting = read_table(Path(record.path))
-    record.total_rows = sum(1 for _ in counting)
-    db.session.commit()
     counts = {"created": 0, "updated": 0, "failed": 0, "total": 0}
+    try:
+        return _run(record, imp, counts, report)
+    except Exception as exc:
+        db.session.rollback()
+        if isinstance(exc, FileRefused):
+            message = str(exc)
+        else:
+            log.exception("import %s stopped", import_id)
+            message = (
+                f"the import stopped after {counts['total']} rows: {_human(exc)}; "
+                "the rows saved before that are kept"
+            )
+        record = db.session.get(Import, import_id)
+        record.status, record.error, record.finished_at = "failed", message, utcnow()
+        db.session.commit()
+        if isinstance(exc, ServiceError | SQLAlchemyError | OSError | ValueError):
+            raise FileRefused(message) from exc
+        raise  # the job framework's own (cancelled, timed out) go on as they are
+
+
+def _human(exc: Exception) -> str:
+    """What went wrong, in words for the person who uploaded the file (never the SQL)."""
+    if isinstance(exc, IntegrityError):
+        return "the database refused a row (a value that must be unique is already taken)"
+    if isinstance(exc, DataError):
+        return "the database refused a value (too long or out of range)"
+    if isinstance(exc, OperationalError):
+        return "the database could not be reached"
+    if isinstance(exc, SQLAlchemyError):
+        return f"the database refused a change ({type(exc).__name__})"
+    if isinstance(exc, OSError):
+        return "the stored file could not be read"
+    if isinstance(exc, ServiceError | ValueError):
+        return str(exc)  # our own refusals say what is wrong in words
+    return f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
+
+
+def _run(record: Import, imp: Importer, counts: dict, report) -> Import:
+    header, rows = read_table(Path(record.path))
+    imp.check_header(header)
+    if not record.total_rows:
+        # A quick first pass counts the rows, so that progress can be shown as a share of them.
+        record.total_rows = check_table(Path(record.path))[1]
+        db.session.commit()
     failed: list[dict[str, Any]] = []
     valid: list[tuple[int, dict, dict]] = []
 
@@ -326,7 +384,7 @@ def _save_rows(imp: Importer, values: list[dict], record: Import) -> list[str | 
             with db.session.begin_nested():
                 outcomes.append(imp.save(value, record.user_id, record.dry_run))
         except Exception as exc:  # a row the database refuses (a duplicate id, …)
-            outcomes.append({"row": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]})
+            outcomes.append({"row": [f"{type(exc).__name__}: {_human(exc)}"]})
     return outcomes
 
 

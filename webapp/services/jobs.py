@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 
 from jobkit import Call, huey, task_named
 from jobkit.recorder import recorder
-from webapp.boundary import days_ago
+from webapp.boundary import day_count, days_ago
 from webapp.exceptions import BadRequest, Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
@@ -310,10 +310,13 @@ def retry_jobs(
 def prune_jobs(
     days: int, chunk_size: int = 5000, on_progress: Callable[[int], None] | None = None
 ) -> int:
-    """Delete finished job logs older than ``days`` days, in chunks; returns how many."""
+    """Delete finished job logs older than ``days`` days, in chunks; returns how many.
+
+    ``days`` beyond what a calendar holds is refused (BadRequest) rather than overflowing.
+    """
     if days < 0:
         raise JobQueryError("days must be zero or more")
-    cutoff = days_ago(days, utcnow())
+    cutoff = days_ago(day_count(days), utcnow())
     deleted = 0
     while True:
         ids = list(

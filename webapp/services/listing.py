@@ -13,6 +13,8 @@ from webapp.exceptions import BadRequest
 from webapp.extensions import db
 
 PAGE_SIZE = 25
+# Far past any real list, and an offset (page × size) that a 64-bit integer holds.
+MAX_PAGE = 1_000_000
 
 
 class ListingError(BadRequest):
@@ -37,8 +39,11 @@ class Listing:
         if sort.lstrip("-") not in sorts:
             raise ListingError(f"sort must be one of {', '.join(sorts)} (with - for descending)")
         raw_page = args.get("page") or "1"
-        if not raw_page.isdigit() or int(raw_page) < 1:
-            raise ListingError(f"page must be a whole number from 1, not {raw_page!r}")
+        valid = raw_page.isascii() and raw_page.isdigit() and len(raw_page) <= len(str(MAX_PAGE))
+        if not valid or not 1 <= int(raw_page) <= MAX_PAGE:
+            raise ListingError(
+                f"page must be a whole number from 1 to {MAX_PAGE}, not {raw_page[:40]!r}"
+            )
         chosen = {name: args[name].strip() for name in filters if (args.get(name) or "").strip()}
         return cls(sort, int(raw_page), chosen)
 

@@ -10,7 +10,8 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobkit import locks
-from webapp.exceptions import Conflict, Invalid, NotFound
+from webapp import boundary
+from webapp.exceptions import Conflict, Invalid, NotFound, ServiceError
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import QUEUES
@@ -76,9 +77,28 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
     }
     if unknown:
         raise ScheduleError(f"unknown fields: {', '.join(sorted(unknown))}")
+    try:
+        return _clean_fields(data, schedule, current)
+    except ServiceError as exc:
+        if isinstance(exc, ScheduleError):
+            raise
+        # A boundary refusal (NUL, a number out of range) or a timing one, as a field error.
+        raise ScheduleError(exc.message, field=exc.field) from None
+
+
+def _text_field(data: dict[str, Any], name: str, max_length: int) -> str:
+    value = data.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ScheduleError(f"{name} must be text", field=name)
+    return boundary.text(value or "", name, max_length)
+
+
+def _clean_fields(
+    data: dict[str, Any], schedule: Schedule | None, current: dict[str, Any]
+) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if "name" in data or schedule is None:
-        name = str(data.get("name") or "").strip()
+        name = _text_field(data, "name", 10_000).strip()
         if not name or len(name) > 100:
             raise ScheduleError("a name of 1 to 100 characters is required", field="name")
         taken = db.session.scalar(select(Schedule.id).where(Schedule.name == name))
@@ -86,11 +106,11 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
             raise ScheduleNameTaken(f"a schedule called {name!r} already exists", field="name")
         fields["name"] = name
     if "description" in data:
-        fields["description"] = str(data["description"] or "")[:2000]
+        fields["description"] = _text_field(data, "description", 100_000)[:2000]
     command = data.get("command", current["command"])
     parameters = data.get("parameters", current["parameters"]) or {}
     try:
-        if command is None:
+        if not isinstance(command, str) or not command:
             raise commands.CommandError("a command is required")
         fields["parameters"] = commands.validate_parameters(command, parameters)
         fields["command"] = command
@@ -99,22 +119,19 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
             "parameters" if "command" not in str(exc) and "scheduled" not in str(exc) else "command"
         )
         raise ScheduleError(str(exc), field=field) from None
-    try:
-        if data.get("preset"):
-            fields["cron"] = timing.preset_cron(
-                data["preset"],
-                data.get("preset_at", ""),
-                data.get("preset_day", ""),
-                data.get("preset_hours", ""),
-            )
-        elif "cron" in data or schedule is None:
-            fields["cron"] = timing.validate_cron(str(data.get("cron") or ""))
-        if "timezone" in data or schedule is None:
-            fields["timezone"] = timing.zone(str(data.get("timezone") or "UTC")).key
-    except timing.TimingError as exc:
-        raise ScheduleError(str(exc), field="timezone" if "zone" in str(exc) else "cron") from None
+    if data.get("preset"):
+        fields["cron"] = timing.preset_cron(
+            data["preset"],
+            data.get("preset_at", ""),
+            data.get("preset_day", ""),
+            data.get("preset_hours", ""),
+        )
+    elif "cron" in data or schedule is None:
+        fields["cron"] = timing.validate_cron(data.get("cron") or "")
+    if "timezone" in data or schedule is None:
+        fields["timezone"] = timing.zone(data.get("timezone") or "UTC").key
     if "queue" in data:
-        if data["queue"] not in QUEUES:
+        if not isinstance(data["queue"], str) or data["queue"] not in QUEUES:
             raise ScheduleError(f"queue must be one of {', '.join(QUEUES)}", field="queue")
         fields["queue"] = data["queue"]
     for flag in ("active", "without_overlapping"):
@@ -124,10 +141,14 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
             fields[flag] = data[flag]
     if "success_window_minutes" in data:
         window = data["success_window_minutes"]
-        if window is not None and (not isinstance(window, int) or window < 1):
+        if window is not None and (not isinstance(window, int) or isinstance(window, bool)):
             raise ScheduleError(
                 "success_window_minutes must be a whole number of minutes",
                 field="success_window_minutes",
+            )
+        if window is not None:
+            window = boundary.whole_number(
+                window, "success_window_minutes", minimum=1, maximum=boundary.MAX_INTEGER
             )
         fields["success_window_minutes"] = window
     if schedule is None:
@@ -138,10 +159,20 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
 
 
 def _plan_next(schedule: Schedule, now: datetime | None = None) -> None:
+    """Its next run, or ScheduleError (field "cron") when an active schedule never comes round
+    (one saved, while off, before such expressions were refused)."""
     now = now or utcnow()
-    schedule.next_run_at = (
-        timing.next_runs(schedule.cron, schedule.timezone, now, 1)[0] if schedule.active else None
-    )
+    if not schedule.active:
+        schedule.next_run_at = None
+        return
+    runs = timing.next_runs(schedule.cron, schedule.timezone, now, 1)
+    if not runs:
+        raise ScheduleError(
+            f"{schedule.cron!r} never comes round, so the schedule cannot be switched on; "
+            "change its timing first",
+            field="cron",
+        )
+    schedule.next_run_at = runs[0]
 
 
 def create_schedule(data: dict[str, Any], user_id: int | None = None) -> Schedule:
@@ -164,9 +195,10 @@ def update_schedule(schedule: Schedule, data: dict[str, Any]) -> Schedule:
 
 
 def get_schedule(ref: int | str) -> Schedule:
-    """A schedule by id or by name."""
+    """A schedule by id or by name; ScheduleNotFound when there is none."""
     schedule = None
-    if isinstance(ref, int) or str(ref).isdigit():
+    digits = isinstance(ref, int) or (str(ref).isascii() and str(ref).isdigit())
+    if digits and 1 <= int(ref) <= boundary.MAX_ID:
         schedule = db.session.get(Schedule, int(ref))
     if schedule is None:
         schedule = db.session.scalar(select(Schedule).where(Schedule.name == str(ref)))
@@ -338,9 +370,9 @@ def _run_row(schedule_id: int, due_at: datetime, trigger: str, note: str | None)
     }
 
 
-def _times_until(schedule: Schedule, end: datetime) -> tuple[list[datetime], datetime]:
+def _times_until(schedule: Schedule, end: datetime) -> tuple[list[datetime], datetime | None]:
     """Due times from its next run up to ``end`` (a long outage is counted up to a limit, not
-    listed forever), and the first time after ``end``."""
+    listed forever), and the first time after ``end`` (None when there is none)."""
     times: list[datetime] = []
     for moment in timing.iter_runs(
         schedule.cron, schedule.timezone, schedule.next_run_at - timedelta(microseconds=1)
@@ -351,7 +383,7 @@ def _times_until(schedule: Schedule, end: datetime) -> tuple[list[datetime], dat
             times.append(moment)
         else:
             times[-1] = moment
-    raise AssertionError("unreachable")  # iter_runs never ends
+    return times, None  # no run after these: it is not due again
 
 
 def manual_run(schedule: Schedule, note: str = "Run now") -> ScheduleRun:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select, update
 
+from webapp.boundary import MAX_ID
 from webapp.exceptions import Conflict, Invalid, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
@@ -396,8 +397,10 @@ def series_matching(query: str | None) -> Select:
     if query:
         like = f"%{query.strip()}%"
         conditions = [Series.name.ilike(like)]
-        if query.strip().isdigit():
-            number = int(query.strip())
+        words = query.strip()
+        # A number is also an id, when it is one a column can hold ("²" and 2⁶⁴ are only text).
+        if words.isascii() and words.isdigit() and int(words) <= MAX_ID:
+            number = int(words)
             conditions += [
                 Series.tvmaze_id == number,
                 Series.tvdb_id == number,

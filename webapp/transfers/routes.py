@@ -2,8 +2,9 @@ from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from tasks.transfers import run_export
-from webapp.api.params import int_arg
+from webapp import boundary
 from webapp.api.transfers import send_export, start_import_from_request
+from webapp.boundary import MAX_ID
 from webapp.models.transfers import Export, Import
 from webapp.services import exports, imports
 from webapp.services.files import FileRefused
@@ -69,7 +70,7 @@ def imports_page():
 
 def import_context(import_id: int) -> dict:
     record = imports.get_import(import_id, current_user.id, current_user.is_admin)
-    after = int_arg("after", default=0, minimum=0)
+    after = boundary.whole_number(request.args.get("after") or 0, "after", maximum=MAX_ID)
     failed = imports.failed_rows(record.id, limit=50, after_row=after)
     return {
         "record": record,
