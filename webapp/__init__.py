@@ -40,7 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     tasks.configure_queue(app.config["QUEUE_URL"], immediate=app.config["HUEY_IMMEDIATE"])
 
-    from webapp import auth, errors, templating
+    from webapp import audit, auth, errors, templating, users
     from webapp.api import bp as api_bp
     from webapp.cli import register_commands
     from webapp.dashboard import bp as dashboard_bp
@@ -50,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from webapp.series import bp as series_bp
     from webapp.transfers import bp as transfers_bp
 
+    audit.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
@@ -60,6 +61,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(series_bp)
     app.register_blueprint(integrations_bp)
     app.register_blueprint(transfers_bp)
+    app.register_blueprint(audit.bp)
+    app.register_blueprint(users.bp)
     app.register_blueprint(api_bp)
     register_commands(app)
     return app

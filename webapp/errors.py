@@ -8,6 +8,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.exceptions import ServiceError
 from webapp.services.jobs import JobError
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return error_response(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):
+        return error_response(exc.status, str(exc), exc.code)
 
     @app.errorhandler(JobError)
     def job_error(exc: JobError):

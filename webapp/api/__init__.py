@@ -25,4 +25,4 @@ def authenticate():
     return None
 
 
-from webapp.api import job_logs, openapi, operations, schedules, transfers  # noqa: E402, F401
+from webapp.api import audit, job_logs, openapi, operations, schedules, transfers  # noqa: E402, F401
