@@ -68,8 +68,7 @@ def update_schedule(schedule_id: int):
 @bp.delete("/schedules/<int:schedule_id>")
 @role_required(Role.ADMIN)
 def delete_schedule(schedule_id: int):
-    db.session.delete(_schedule(schedule_id))
-    db.session.commit()
+    service.delete_schedule(_schedule(schedule_id))
     return "", 204
 
 

@@ -193,11 +193,13 @@ def retry_failed():
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
     filters = failed_filters(request.form)
-    ids = job_service.failed_job_ids(filters) if request.form.get("all") == "1" else _selected_ids()
+    retry_all = request.form.get("all") == "1"
+    ids = job_service.failed_job_ids(filters) if retry_all else _selected_ids()
     if not ids:
         flash("No failed jobs were selected.", "info")
     else:
-        new_ids, problems = job_service.retry_jobs(ids, current_user.id)
+        sweep = {"action": "failed.retry_all", "filters": filters.as_query()} if retry_all else {}
+        new_ids, problems = job_service.retry_jobs(ids, current_user.id, **sweep)
         flash(f"Retried {len(new_ids)} failed job(s).", "success")
         for problem in problems[:5]:
             flash(problem, "error")

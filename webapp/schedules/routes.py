@@ -218,7 +218,6 @@ def run_now(schedule_id: int):
 def delete(schedule_id: int):
     schedule = _schedule(schedule_id)
     _checked()
-    db.session.delete(schedule)
-    db.session.commit()
+    service.delete_schedule(schedule)
     flash(f"Deleted the schedule {schedule.name}.", "success")
     return redirect(url_for("schedules.index"))

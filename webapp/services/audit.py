@@ -56,6 +56,11 @@ def cli_actor() -> Actor:
     return Actor("cli", f"cli:{getpass.getuser()}")
 
 
+def current_channel() -> str:
+    """Where the current action comes from: page, api, cli or system."""
+    return _actor.get().channel
+
+
 def current_actor() -> tuple[int | None, str]:
     """The acting user's id (None for the CLI and the system) and the actor's label."""
     actor = _actor.get()

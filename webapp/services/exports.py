@@ -15,12 +15,16 @@ from flask import current_app
 from openpyxl import Workbook
 from sqlalchemy import Select, func, or_, select, update
 
+from webapp.exceptions import Forbidden
 from webapp.extensions import db
+from webapp.models.audit import AuditEntry
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog
 from webapp.models.schedules import ScheduleRun
 from webapp.models.series import Episode, Series
 from webapp.models.transfers import Export
+from webapp.models.users import User
+from webapp.services import audit
 from webapp.services.files import neutralise
 from webapp.services.ownership import owned, owned_list
 
@@ -40,6 +44,7 @@ class Dataset:
     search: tuple[str, ...]  # columns searched by the `search` filter
     status_column: str | None
     time_column: str
+    admins_only: bool = False
 
 
 DATASETS = {
@@ -129,6 +134,27 @@ DATASETS = {
             "status",
             "due_at",
         ),
+        Dataset(
+            "audit",
+            AuditEntry,
+            (
+                "id",
+                "at",
+                "actor",
+                "channel",
+                "action",
+                "target_type",
+                "target_id",
+                "count",
+                "filters",
+                "changes",
+                "ip",
+            ),
+            ("actor", "action", "target_id"),
+            "channel",
+            "at",
+            admins_only=True,
+        ),
     )
 }
 
@@ -180,10 +206,23 @@ def query_for(dataset: Dataset, filters: dict[str, str]) -> Select:
 
 
 def start_export(dataset: str, fmt: str, filters: dict | None, user_id: int | None) -> Export:
-    export = Export(
-        dataset=dataset, format=fmt, filters=clean_request(dataset, fmt, filters), user_id=user_id
-    )
+    """Record an export for ``user_id`` (None: the CLI); audited as ``export.create``.
+
+    Forbidden when the dataset is for admins only and the user is not one.
+    """
+    cleaned = clean_request(dataset, fmt, filters)
+    if DATASETS[dataset].admins_only and user_id is not None:
+        user = db.session.get(User, user_id)
+        if user is None or not user.is_admin:
+            raise Forbidden(f"the {dataset} dataset is for admins only")
+    export = Export(dataset=dataset, format=fmt, filters=cleaned, user_id=user_id)
     db.session.add(export)
+    db.session.flush()
+    audit.record(
+        "export.create",
+        ("export", export.id),
+        changes={"dataset": dataset, "format": fmt, "filters": cleaned},
+    )
     db.session.commit()
     return export
 
@@ -201,6 +240,8 @@ def exports_of(user_id: int | None, is_admin: bool, limit: int = 50) -> list[Exp
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
     if isinstance(value, datetime):
         return isoformat(value)
     if isinstance(value, date):

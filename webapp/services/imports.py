@@ -19,6 +19,7 @@ from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.series import Series
 from webapp.models.transfers import FailedImportRow, Import
+from webapp.services import audit
 from webapp.services.files import FileRefused, csv_text, read_table
 from webapp.services.ownership import owned
 
@@ -239,6 +240,12 @@ def store_upload(
         dry_run=dry_run,
     )
     db.session.add(record)
+    db.session.flush()
+    audit.record(
+        "import.create",
+        ("import", record.id),
+        changes={"importer": importer, "filename": record.filename, "dry_run": dry_run},
+    )
     db.session.commit()
     return record
 

@@ -26,6 +26,7 @@ from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
 from webapp.models.search import PG_SEARCH_TEXT
+from webapp.services import audit
 from webapp.services.recorder import recorder
 
 
@@ -188,7 +189,15 @@ def failed_jobs_query(filters: FailedFilters | None = None) -> Select:
 
 
 def cancel_job(job_id: int) -> JobLog:
-    """Cancel a pending job (it will never run) or ask a running one to stop at its next report."""
+    """Cancel a pending job (it will never run) or ask a running one to stop at its next report;
+    audited as ``job.cancel``."""
+    job = _cancel(job_id)
+    audit.record("job.cancel", ("job", job_id), changes={"status": job.status})
+    db.session.commit()
+    return job
+
+
+def _cancel(job_id: int) -> JobLog:
     from tasks import huey
 
     job = get_job(job_id)
@@ -209,37 +218,67 @@ def cancel_job(job_id: int) -> JobLog:
 
 
 def cancel_jobs(job_ids: list[int]) -> tuple[list[int], list[str]]:
-    """Cancel each of these jobs that is pending or running; the rest are said why not."""
+    """Cancel each of these jobs that is pending or running; the rest are said why not.
+    One ``jobs.cancel`` audit row names the jobs cancelled."""
     cancelled: list[int] = []
     problems: list[str] = []
     for job_id in job_ids:
         try:
-            cancel_job(job_id)
+            _cancel(job_id)
         except JobError as exc:
             problems.append(str(exc))
         else:
             cancelled.append(job_id)
+    if cancelled:
+        audit.record("jobs.cancel", count=len(cancelled), changes={"ids": cancelled})
+        db.session.commit()
     return cancelled, problems
 
 
 def retry_job(job_id: int, user_id: int | None = None) -> int:
-    """Run a failed or cancelled job again with the same arguments; returns the new job's id."""
+    """Run a failed or cancelled job again with the same arguments; returns the new job's id.
+    Audited as ``job.retry``."""
     get_job(job_id)
-    new_ids, problems = retry_jobs([job_id], user_id)
+    new_ids, problems = _retry(job_ids=[job_id], user_id=user_id)
     if problems:
         raise JobError(problems[0])
+    audit.record("job.retry", ("job", job_id), changes={"new_job": new_ids[0]})
+    db.session.commit()
     return new_ids[0]
 
 
 def retry_jobs(
-    job_ids: list[int], user_id: int | None = None, chunk_size: int = 500
+    job_ids: list[int],
+    user_id: int | None = None,
+    chunk_size: int = 500,
+    *,
+    action: str = "jobs.retry",
+    filters: dict[str, Any] | None = None,
 ) -> tuple[list[int], list[str]]:
     """Retry a fixed list of jobs, a chunk at a time with one bulk dispatch per task; returns
     the new ids and a message for each job that could not be retried.
 
     The list is fixed before the sweep starts, so jobs that fail again during it are not
-    picked up again (no endless "retry all").
+    picked up again (no endless "retry all"). One audit row (``action``: ``jobs.retry``, or
+    ``failed.retry_all`` with the ``filters`` that chose the jobs) counts the jobs retried.
     """
+    new_ids, problems = _retry(job_ids, user_id, chunk_size)
+    if new_ids or filters is not None:
+        # A chosen few are named; a sweep is told by its filter and count.
+        named = filters is None and len(job_ids) <= 100
+        audit.record(
+            action,
+            count=len(new_ids),
+            filters=filters,
+            changes={"ids": job_ids, "new_jobs": new_ids} if named else None,
+        )
+        db.session.commit()
+    return new_ids, problems
+
+
+def _retry(
+    job_ids: list[int], user_id: int | None = None, chunk_size: int = 500
+) -> tuple[list[int], list[str]]:
     from tasks import Call, task_named
 
     new_ids: list[int] = []
@@ -284,7 +323,8 @@ def retry_jobs(
 def prune_jobs(
     days: int, chunk_size: int = 5000, on_progress: Callable[[int], None] | None = None
 ) -> int:
-    """Delete finished job logs older than ``days`` days, in chunks; returns how many."""
+    """Delete finished job logs older than ``days`` days, in chunks; returns how many.
+    Audited as ``jobs.cleanup`` with the number deleted."""
     if days < 0:
         raise JobError("days must be zero or more", "invalid")
     cutoff = utcnow() - timedelta(days=days)
@@ -298,6 +338,8 @@ def prune_jobs(
             )
         )
         if not ids:
+            audit.record("jobs.cleanup", count=deleted, filters={"days": days})
+            db.session.commit()
             return deleted
         db.session.execute(delete(JobLog).where(JobLog.id.in_(ids)))
         db.session.commit()
@@ -395,16 +437,26 @@ def failed_job_ids(filters: FailedFilters | None = None) -> list[int]:
 
 
 def delete_finished_jobs(job_ids: list[int]) -> int:
-    """Delete these job records if they have finished; returns how many."""
-    result = db.session.execute(
-        delete(JobLog).where(JobLog.id.in_(job_ids), JobLog.status.in_(FINISHED_STATUSES))
+    """Delete these job records if they have finished; returns how many. Audited as
+    ``job.delete`` (one job) or ``jobs.delete`` with the ids deleted."""
+    deleted = list(
+        db.session.scalars(
+            delete(JobLog)
+            .where(JobLog.id.in_(job_ids), JobLog.status.in_(FINISHED_STATUSES))
+            .returning(JobLog.id)
+        )
     )
+    if len(deleted) == 1:
+        audit.record("job.delete", ("job", deleted[0]))
+    elif deleted:
+        audit.record("jobs.delete", count=len(deleted), changes={"ids": sorted(deleted)})
     db.session.commit()
-    return result.rowcount
+    return len(deleted)
 
 
 def flush_failed() -> int:
-    """Delete every failed job record; returns how many."""
+    """Delete every failed job record; returns how many. Audited as ``failed.flush``."""
     result = db.session.execute(delete(JobLog).where(JobLog.status == JobStatus.FAILED.value))
+    audit.record("failed.flush", count=result.rowcount, filters={"status": "failed"})
     db.session.commit()
     return result.rowcount

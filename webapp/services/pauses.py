@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 
 from webapp.extensions import db
 from webapp.models.jobs import QUEUES, Pause
+from webapp.services import audit
 
 KINDS = ("queue", "task")
 CACHE_SECONDS = 2.0
@@ -39,6 +40,7 @@ def pause(kind: str, name: str, user_id: int | None = None) -> bool:
     if db.session.get(Pause, (kind, name)) is not None:
         return False
     db.session.add(Pause(kind=kind, name=name, paused_by=user_id))
+    audit.record(f"{kind}.pause", (kind, name))
     db.session.commit()
     _forget()
     return True
@@ -48,6 +50,8 @@ def resume(kind: str, name: str) -> bool:
     """Resume it; False when it was not paused."""
     _check(kind, name)
     result = db.session.execute(delete(Pause).where(Pause.kind == kind, Pause.name == name))
+    if result.rowcount:
+        audit.record(f"{kind}.resume", (kind, name))
     db.session.commit()
     _forget()
     return bool(result.rowcount)
