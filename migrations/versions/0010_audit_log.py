@@ -46,9 +46,31 @@ def upgrade():
         batch_op.create_index(
             'ix_audit_log_target', ['target_type', 'target_id', 'id'], unique=False
         )
+    op.create_table(
+        'audit_log_records',
+        sa.Column('entry_id', sa.Integer(), nullable=False),
+        sa.Column('target_type', sa.String(length=50), nullable=False),
+        sa.Column('target_id', sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(
+            ['entry_id'],
+            ['audit_log.id'],
+            name=op.f('fk_audit_log_records_entry_id_audit_log'),
+            ondelete='CASCADE',
+        ),
+        sa.PrimaryKeyConstraint(
+            'entry_id', 'target_type', 'target_id', name=op.f('pk_audit_log_records')
+        ),
+    )
+    with op.batch_alter_table('audit_log_records', schema=None) as batch_op:
+        batch_op.create_index(
+            'ix_audit_log_records_target', ['target_type', 'target_id'], unique=False
+        )
 
 
 def downgrade():
+    with op.batch_alter_table('audit_log_records', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_log_records_target')
+    op.drop_table('audit_log_records')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_target')
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))

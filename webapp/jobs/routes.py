@@ -11,6 +11,7 @@ from webapp.jobs import bp
 from webapp.jobs.forms import FailedFilterForm, JobFilterForm
 from webapp.models.jobs import JobLog
 from webapp.models.users import Role
+from webapp.services import audit
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobError, JobFilters
 from webapp.templating import render_page
@@ -92,11 +93,16 @@ def bulk():
     return redirect(url_for("jobs.index", **query))
 
 
+# The audit rows a job's page tells of: "Retried by X at T".
+INTERVENTIONS = ("job.retry", "jobs.retry", "failed.retry_all", "job.cancel", "jobs.cancel")
+
+
 def job_context(job_id: int) -> dict:
     job = job_service.get_job(job_id)
     return {
         "job": job,
         "retried_by": job_service.retried_by(job.id),
+        "interventions": audit.entries_for("job", job.id, INTERVENTIONS, limit=10),
         "retry_of_job": db.session.get(JobLog, job.retry_of) if job.retry_of else None,
         "form": ActionForm(),
     }

@@ -1,6 +1,6 @@
 """The database models, one module per area."""
 
-from webapp.models.audit import AuditEntry
+from webapp.models.audit import AuditedRecord, AuditEntry
 from webapp.models.integrations import Integration, RateLimitBucket
 from webapp.models.jobs import Alert, Consumer, JobBatch, JobLog, JobStat, JobStatus, Lock, Pause
 from webapp.models.schedules import Schedule, ScheduleRun
@@ -12,6 +12,7 @@ from webapp.models.users import ApiToken, Role, User
 __all__ = [
     "Alert",
     "AuditEntry",
+    "AuditedRecord",
     "ApiToken",
     "Consumer",
     "JobBatch",

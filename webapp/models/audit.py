@@ -41,6 +41,8 @@ class AuditEntry(db.Model):
     )
 
     def to_dict(self) -> dict[str, Any]:
+        """The contract's audit row (plus ``filters``, the filter that chose a bulk action's
+        rows)."""
         target = None
         if self.target_type is not None:
             ident: Any = self.target_id
@@ -59,3 +61,17 @@ class AuditEntry(db.Model):
             "changes": self.changes,
             "ip": self.ip,
         }
+
+
+class AuditedRecord(db.Model):
+    """A record one bulk audit row acted on, so that each record's page can say who did it."""
+
+    __tablename__ = "audit_log_records"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("audit_log.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_type: Mapped[str] = mapped_column(String(50), primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+    __table_args__ = (Index("ix_audit_log_records_target", "target_type", "target_id"),)

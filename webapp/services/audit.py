@@ -9,17 +9,17 @@ scheduler) the actor is ``system``.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar, Token
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, select
+from sqlalchemy import ColumnElement, Select, and_, delete, insert, or_, select
 
 from webapp.exceptions import BadRequest
 from webapp.extensions import db
-from webapp.models.audit import CHANNELS, AuditEntry
+from webapp.models.audit import CHANNELS, AuditedRecord, AuditEntry
 from webapp.models.base import utcnow
 from webapp.models.users import User
 
@@ -77,11 +77,14 @@ def record(
     count: int | None = None,
     filters: dict[str, Any] | None = None,
     changes: dict[str, Any] | None = None,
+    records: tuple[str, Iterable[Any]] | None = None,
 ) -> AuditEntry:
     """Add one audit row to the session; it is written by the caller's next commit.
 
-    ``target`` is (type, id); a bulk action gives ``count`` and the ``filters`` that chose
-    the rows; an edit gives ``changes`` as ``{"field": [before, after]}``.
+    ``target`` is (type, id); a bulk action gives ``count``, the ``filters`` that chose the
+    rows and, as ``records`` (type, ids), the records it acted on, so that each one's page
+    and the target filter find the row; an edit gives ``changes`` as
+    ``{"field": [before, after]}``.
     """
     actor = _actor.get()
     user_id, label = current_actor()
@@ -99,6 +102,16 @@ def record(
         ip=actor.ip,
     )
     db.session.add(entry)
+    if records is not None:
+        kind, ids = records
+        rows = [
+            {"entry_id": None, "target_type": kind, "target_id": str(i)} for i in dict.fromkeys(ids)
+        ]
+        if rows:
+            db.session.flush()
+            for row in rows:
+                row["entry_id"] = entry.id
+            db.session.execute(insert(AuditedRecord), rows)
     return entry
 
 
@@ -158,10 +171,8 @@ class AuditFilters:
                 stmt = stmt.where(AuditEntry.action.like(prefix + "%", escape="\\"))
             else:
                 stmt = stmt.where(AuditEntry.action == self.action)
-        if self.target_type:
-            stmt = stmt.where(AuditEntry.target_type == self.target_type)
-        if self.target_id:
-            stmt = stmt.where(AuditEntry.target_id == str(self.target_id))
+        if self.target_type or self.target_id:
+            stmt = stmt.where(about(self.target_type, self.target_id))
         if self.since:
             stmt = stmt.where(AuditEntry.at >= self.since)
         if self.until:
@@ -187,13 +198,25 @@ def list_entries(
     return rows[:limit], next_cursor
 
 
+def about(target_type: str | None, target_id: Any | None) -> ColumnElement[bool]:
+    """Rows whose target is this record, or bulk rows that acted on it (either part may be
+    None: any)."""
+    direct, listed = [], []
+    if target_type:
+        direct.append(AuditEntry.target_type == target_type)
+        listed.append(AuditedRecord.target_type == target_type)
+    if target_id is not None and target_id != "":
+        direct.append(AuditEntry.target_id == str(target_id))
+        listed.append(AuditedRecord.target_id == str(target_id))
+    return or_(and_(*direct), AuditEntry.id.in_(select(AuditedRecord.entry_id).where(*listed)))
+
+
 def entries_for(
     target_type: str, target_id: Any, actions: tuple[str, ...] | None = None, limit: int = 20
 ) -> list[AuditEntry]:
-    """The newest rows about one record (a schedule's edits, who cancelled a job)."""
-    stmt = select(AuditEntry).where(
-        AuditEntry.target_type == target_type, AuditEntry.target_id == str(target_id)
-    )
+    """The newest rows about one record (a schedule's edits, who cancelled a job), bulk
+    actions that included it among them."""
+    stmt = select(AuditEntry).where(about(target_type, target_id))
     if actions:
         stmt = stmt.where(AuditEntry.action.in_(actions))
     return list(db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit)))

@@ -235,7 +235,7 @@ def trigger_due(
             "integration.fetch",
             count=len(claimed),
             filters={"service": service, "force": force},
-            changes={"ids": claimed},
+            records=("integration", claimed),
         )
     db.session.commit()
     return claimed

@@ -230,7 +230,7 @@ def cancel_jobs(job_ids: list[int]) -> tuple[list[int], list[str]]:
         else:
             cancelled.append(job_id)
     if cancelled:
-        audit.record("jobs.cancel", count=len(cancelled), changes={"ids": cancelled})
+        audit.record("jobs.cancel", count=len(cancelled), records=("job", cancelled))
         db.session.commit()
     return cancelled, problems
 
@@ -264,14 +264,17 @@ def retry_jobs(
     """
     new_ids, problems = _retry(job_ids, user_id, chunk_size)
     if new_ids or filters is not None:
-        # A chosen few are named; a sweep is told by its filter and count.
-        named = filters is None and len(job_ids) <= 100
-        audit.record(
-            action,
-            count=len(new_ids),
-            filters=filters,
-            changes={"ids": job_ids, "new_jobs": new_ids} if named else None,
-        )
+        retried = [
+            old_id
+            for start in range(0, len(new_ids), chunk_size)
+            for old_id in db.session.scalars(
+                select(JobLog.retry_of).where(
+                    JobLog.id.in_(new_ids[start : start + chunk_size]),
+                    JobLog.retry_of.is_not(None),
+                )
+            )
+        ]
+        audit.record(action, count=len(new_ids), filters=filters, records=("job", retried))
         db.session.commit()
     return new_ids, problems
 
@@ -449,7 +452,7 @@ def delete_finished_jobs(job_ids: list[int]) -> int:
     if len(deleted) == 1:
         audit.record("job.delete", ("job", deleted[0]))
     elif deleted:
-        audit.record("jobs.delete", count=len(deleted), changes={"ids": sorted(deleted)})
+        audit.record("jobs.delete", count=len(deleted), records=("job", sorted(deleted)))
     db.session.commit()
     return len(deleted)
 
