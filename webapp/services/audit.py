@@ -97,7 +97,7 @@ def record(
         target_type=target[0] if target else None,
         target_id=str(target[1]) if target and target[1] is not None else None,
         count=count,
-        filters=_plain(filters) if filters else None,
+        filters=_plain(filters) if filters is not None else None,
         changes=_plain(changes) if changes else None,
         ip=actor.ip,
     )

@@ -240,13 +240,18 @@ def exports_of(user_id: int | None, is_admin: bool, limit: int = 50) -> list[Exp
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
     if isinstance(value, datetime):
         return isoformat(value)
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def _cell(value: Any) -> Any:
+    """A value for one spreadsheet cell: JSON columns as JSON text."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return neutralise(_plain(value))
 
 
 def _rows(stmt: Select) -> Iterator[tuple]:
@@ -304,7 +309,7 @@ def _write_csv(path: Path, columns, rows, progress) -> int:
         writer = csv.writer(f)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([neutralise(_plain(v)) for v in row])
+            writer.writerow([_cell(v) for v in row])
             count += 1
             if count % 10_000 == 0:
                 progress(count)
@@ -332,7 +337,7 @@ def _write_xlsx(path: Path, columns, rows, progress) -> int:
     count = 0
     for row in rows:
         # write-only cells starting with "=" would be formulas: neutralise them
-        sheet.append([neutralise(_plain(v)) for v in row])
+        sheet.append([_cell(v) for v in row])
         count += 1
         if count % 10_000 == 0:
             progress(count)
