@@ -1,11 +1,12 @@
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from webapp.models.users import Role
 from webapp.services.users import MIN_PASSWORD_LENGTH
 
-ROLES = [(role.value, role.value) for role in Role]
+ROLES = [SelectChoice(role.value, role.value) for role in Role]
 
 
 class NewUserForm(FlaskForm):
