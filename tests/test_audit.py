@@ -113,6 +113,10 @@ def test_a_jobs_page_says_who_cancelled_it(client, login, runner):
     client.post(f"/jobs/{job_id}/cancel")
     page = client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert "Cancelled by operator@example.com at" in page
+    login("admin")
+    log = client.get("/audit").get_data(as_text=True)
+    assert f'<a href="/jobs/{job_id}">job {job_id}</a>' in log
+    assert re.search(r'<a href="/users/\d+">user \d+</a>', log)  # the fixtures' users
 
 
 def test_flush_delete_and_cleanup(client, login, bearer, runner):

@@ -5,7 +5,7 @@ from webapp.audit.forms import AuditFilterForm
 from webapp.auth import role_required
 from webapp.models.users import Role
 from webapp.services import audit
-from webapp.templating import render_page
+from webapp.templating import RECORD_PAGES, render_page
 
 PAGE_SIZE = 50
 
@@ -35,6 +35,7 @@ def audit_context() -> dict:
         "entries": entries,
         "next_cursor": next_cursor,
         "first_page": form.cursor.data is None,
+        "RECORD_TYPES": (*RECORD_PAGES, "export"),
     }
 
 
