@@ -2,7 +2,7 @@
 
 from flask import jsonify
 
-from webapp.api import bp
+from webapp.api.blueprint import bp
 from webapp.api.openapi import PATHS, _errors, _json, _query
 from webapp.api.params import int_arg, str_arg, time_arg
 from webapp.auth import role_required

@@ -1,11 +1,14 @@
-from flask import abort, request
+from flask import Blueprint, abort, request, url_for
 
-from webapp.audit import bp
+from webapp.areas import record_page
 from webapp.audit.forms import AuditFilterForm
 from webapp.auth import role_required
+from webapp.models.audit import AuditEntry
 from webapp.models.users import Role
 from webapp.services import audit
-from webapp.templating import RECORD_PAGES, render_page
+from webapp.templating import render_page
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
 
 PAGE_SIZE = 50
 
@@ -26,6 +29,16 @@ def audit_filters(source) -> tuple[AuditFilterForm, audit.AuditFilters]:
     return form, filters
 
 
+def target_url(entry: AuditEntry) -> str | None:
+    """The page of the record a row is about, when it has one."""
+    if not entry.target_id or not entry.target_id.isdigit():
+        return None
+    if entry.target_type == "job":
+        return url_for("jobs.show", job_id=int(entry.target_id))
+    page = record_page(entry.target_type)
+    return page.url(int(entry.target_id)) if page else None
+
+
 def audit_context() -> dict:
     form, filters = audit_filters(request.args)
     entries, next_cursor = audit.list_entries(filters, PAGE_SIZE, form.cursor.data)
@@ -35,7 +48,7 @@ def audit_context() -> dict:
         "entries": entries,
         "next_cursor": next_cursor,
         "first_page": form.cursor.data is None,
-        "RECORD_TYPES": (*RECORD_PAGES, "export"),
+        "target_url": target_url,
     }
 
 

@@ -1,4 +1,5 @@
-"""The flask command groups."""
+"""What the areas' flask commands share: how a command group joins the app (``add_command``)
+and the output helpers in ``output``. Each area's own commands live in its folder (``cli.py``)."""
 
 import os
 from functools import wraps
@@ -6,37 +7,23 @@ from functools import wraps
 import click
 from flask import Flask
 
-from webapp.cli.audit import audit_cli
-from webapp.cli.demo import demo
-from webapp.cli.integrations import integrations_cli
-from webapp.cli.jobs import jobs_cli
-from webapp.cli.queue import queue_cli
-from webapp.cli.schedules import schedule_cli
-from webapp.cli.series import episodes_cli, series_cli
-from webapp.cli.transfers import exports_cli, imports_cli
-from webapp.cli.users import users_cli
 from webapp.services import audit
 
 # Set by the scheduler for the commands it runs: what they do is the system's doing.
 SCHEDULED_ENV = "JOBDECK_SCHEDULED_RUN"
 
-COMMANDS = (
-    users_cli,
-    queue_cli,
-    jobs_cli,
-    series_cli,
-    episodes_cli,
-    integrations_cli,
-    schedule_cli,
-    imports_cli,
-    exports_cli,
-    audit_cli,
-    demo,
-)
+
+def add_command(app: Flask, command: click.Command) -> None:
+    """Make ``command`` a ``flask`` command of ``app``; what it records in the audit log is
+    done by ``cli:<os user>``."""
+    _audited_as_cli(command)
+    app.cli.add_command(command)
 
 
 def _audited_as_cli(command: click.Command) -> None:
-    """What ``command`` (and any subcommand) records is done by ``cli:<os user>``."""
+    # Command objects are module-level and shared by every app built in this process: wrap once.
+    if getattr(command, "_audited_as_cli", False):
+        return
     invoke = command.invoke
 
     @wraps(invoke)
@@ -50,13 +37,4 @@ def _audited_as_cli(command: click.Command) -> None:
             audit.stop_acting(token)
 
     command.invoke = invoke_as_cli
-
-
-# Once per process: the command objects are module-level, shared by every app.
-for _command in COMMANDS:
-    _audited_as_cli(_command)
-
-
-def register_commands(app: Flask) -> None:
-    for command in COMMANDS:
-        app.cli.add_command(command)
+    command._audited_as_cli = True

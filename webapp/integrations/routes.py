@@ -1,16 +1,17 @@
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from tasks.integrations import process_integration_data
 from webapp.auth.forms import ActionForm
-from webapp.integrations import bp
 from webapp.integrations.forms import IntegrationForm
 from webapp.models.integrations import Integration
 from webapp.services import integrations as service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing, ListingError
 from webapp.templating import render_page
+
+bp = Blueprint("integrations", __name__, url_prefix="/integrations")
 
 
 def _own(integration_id: int):

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
-from webapp.jobs import bp
+from webapp.jobs.routes import bp
 from webapp.models.users import Role
 from webapp.services import batches
 from webapp.services import jobs as job_service

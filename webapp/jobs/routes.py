@@ -1,13 +1,12 @@
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from tasks.tracking import registered_tasks
+from jobkit.registry import registered_tasks
 from webapp.api.params import int_arg
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
-from webapp.jobs import bp
 from webapp.jobs.forms import FailedFilterForm, JobFilterForm
 from webapp.models.jobs import JobLog
 from webapp.models.users import Role
@@ -15,6 +14,8 @@ from webapp.services import audit
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobError, JobFilters
 from webapp.templating import render_page
+
+bp = Blueprint("jobs", __name__, url_prefix="/")
 
 
 def job_filters(source) -> tuple[JobFilterForm, JobFilters]:

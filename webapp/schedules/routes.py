@@ -1,19 +1,22 @@
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from tasks.schedules import dispatch_run
+from webapp.areas import schedulable_commands
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.schedules import Schedule
 from webapp.models.users import Role
-from webapp.schedules import bp
 from webapp.schedules.forms import ScheduleForm, parameters_from_text, parameters_to_text
 from webapp.services import audit, commands, timing
 from webapp.services import schedules as service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing, ListingError
 from webapp.templating import render_fragment, render_page
+
+bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 
 
 def list_context() -> dict:
@@ -96,7 +99,7 @@ def _editor(form: ScheduleForm, schedule=None, status: int = 200):
         ("preview",),
         form=form,
         schedule=schedule,
-        options={c: commands.options_of(c) for c in commands.SCHEDULABLE},
+        options={c: commands.options_of(c) for c in schedulable_commands()},
         preview=_preview(form.cron.data or "", form.timezone.data or "UTC"),
     ), status
 
@@ -207,8 +210,6 @@ def toggle(schedule_id: int):
 @bp.route("/<int:schedule_id>/run", methods=["POST"])
 @role_required(Role.OPERATOR)
 def run_now(schedule_id: int):
-    from tasks.schedules import dispatch_run
-
     schedule = _schedule(schedule_id)
     _checked()
     dispatch_run(service.manual_run(schedule), user_id=current_user.id)

@@ -1,4 +1,4 @@
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -8,13 +8,14 @@ from webapp.auth.forms import ActionForm
 from webapp.extensions import db
 from webapp.models.series import Episode, Series
 from webapp.models.users import Role
-from webapp.series import bp
 from webapp.series.forms import AddSeriesForm
 from webapp.services import series as series_service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing, ListingError
 from webapp.services.series import SeriesError
 from webapp.templating import render_page
+
+bp = Blueprint("series", __name__, url_prefix="/series")
 
 PAGE_SIZE = 50
 

@@ -115,6 +115,12 @@ def record(
     return entry
 
 
+def record_pause_change(action: str, kind: str, name: str) -> None:
+    """Record a queue or task being paused or resumed (``queue.pause``, ``task.resume`` …);
+    a listener of ``jobkit.pauses``."""
+    record(f"{kind}.{action}", (kind, name))
+
+
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     """The fields whose value changed, as ``{"field": [before, after]}``."""
     return {

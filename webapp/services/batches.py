@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobBatch, JobLog, JobStatus
+from webapp.services.jobs import cancel_job, failed_jobs_query
 
 
 class BatchError(Exception):
@@ -81,8 +82,6 @@ def recent_batches(limit: int = 20) -> list[BatchProgress]:
 
 def cancel_batch(batch_id: int) -> int:
     """Cancel every pending job of the batch; returns how many."""
-    from webapp.services.jobs import cancel_job
-
     batch = get_batch(batch_id)
     ids = list(
         db.session.scalars(
@@ -100,8 +99,6 @@ def cancel_batch(batch_id: int) -> int:
 
 
 def failed_job_ids(batch_id: int) -> list[int]:
-    from webapp.services.jobs import failed_jobs_query
-
     return list(
         db.session.scalars(
             failed_jobs_query().with_only_columns(JobLog.id).where(JobLog.batch_id == batch_id)

@@ -21,6 +21,7 @@ from webapp.models.series import Series
 from webapp.models.transfers import FailedImportRow, Import
 from webapp.services import audit
 from webapp.services.files import FileRefused, csv_text, read_table
+from webapp.services.integrations import IntegrationError, plugin_for
 from webapp.services.ownership import owned
 
 CHUNK_SIZE = 500
@@ -162,8 +163,6 @@ class IntegrationsImporter(Importer):
     form = IntegrationRowForm
 
     def validate(self, row: dict[str, str], user_id: int | None) -> tuple[dict | None, dict]:
-        from webapp.services.integrations import IntegrationError, plugin_for
-
         values, errors = super().validate(row, user_id)
         if values is None:
             return None, errors

@@ -22,12 +22,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from jobkit import Call, huey, task_named
+from jobkit.recorder import recorder
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
 from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services import audit
-from webapp.services.recorder import recorder
 
 
 class JobError(Exception):
@@ -198,8 +199,6 @@ def cancel_job(job_id: int) -> JobLog:
 
 
 def _cancel(job_id: int) -> JobLog:
-    from tasks import huey
-
     job = get_job(job_id)
     db.session.commit()  # end this session's read so that the recorder's write is seen
     if recorder.cancel_pending(db.engine, job_id, "Cancelled before it ran."):
@@ -282,8 +281,6 @@ def retry_jobs(
 def _retry(
     job_ids: list[int], user_id: int | None = None, chunk_size: int = 500
 ) -> tuple[list[int], list[str]]:
-    from tasks import Call, task_named
-
     new_ids: list[int] = []
     problems: list[str] = []
     for start in range(0, len(job_ids), chunk_size):

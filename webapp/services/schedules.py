@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from jobkit import locks
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import QUEUES
 from webapp.models.schedules import Schedule, ScheduleRun
-from webapp.services import audit, commands, locks, timing
+from webapp.services import audit, commands, timing
 
 TICK_SECONDS = 60  # the tick plans every run due before the next tick
 CATCH_UP_GRACE_SECONDS = 90  # older than this when the tick finds it: the run was missed

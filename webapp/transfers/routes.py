@@ -1,6 +1,7 @@
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from tasks.transfers import run_export
 from webapp.api.params import int_arg
 from webapp.api.transfers import send_export, start_import_from_request
 from webapp.models.transfers import Export, Import
@@ -10,8 +11,9 @@ from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing, ListingError
 from webapp.services.ownership import owned_query
 from webapp.templating import render_page
-from webapp.transfers import bp
 from webapp.transfers.forms import ExportForm, ImportForm
+
+bp = Blueprint("transfers", __name__, url_prefix="/")
 
 IMPORT_SORTS = {
     "created_at": Import.created_at,
@@ -117,8 +119,6 @@ def exports_context(form: ExportForm | None = None) -> dict:
 @bp.route("exports", methods=["GET", "POST"])
 @login_required
 def exports_page():
-    from tasks.transfers import run_export
-
     if request.method == "GET":
         return render_page(
             "transfers/exports.html", ("export_table",), live=True, **exports_context()

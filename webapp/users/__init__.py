@@ -1,7 +1,11 @@
-"""The /users pages: user management for admins."""
+"""User management for admins: the /users pages (the `users` commands live with auth)."""
 
-from flask import Blueprint
+from webapp.areas import Area, NavEntry, RecordPage, page_of
+from webapp.users.routes import bp
 
-bp = Blueprint("users", __name__, url_prefix="/users")
-
-from webapp.users import routes  # noqa: E402, F401
+area = Area(
+    "users",
+    blueprint=bp,
+    nav=[NavEntry("Users", "users.index", order=100, current=("users.",), roles=("admin",))],
+    record_pages=[RecordPage("user", page_of("users.show", "user_id"))],
+)

@@ -1,12 +1,13 @@
-from flask import abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.models.users import Role
 from webapp.services import audit
 from webapp.services import users as user_service
-from webapp.users import bp
 from webapp.users.forms import NewUserForm, PasswordForm, RoleForm, TokenForm
+
+bp = Blueprint("users", __name__, url_prefix="/users")
 
 
 def _form_errors(form) -> str:

@@ -1,6 +1,8 @@
 import click
 from flask.cli import AppGroup
 
+from jobkit.tracking import Call
+from tasks.series import dispatch_episode_data, dispatch_series_data, sync_pending_episodes
 from webapp.cli.output import echo_json, echo_table
 from webapp.extensions import db
 from webapp.models.series import Series
@@ -76,8 +78,6 @@ def list_(as_json: bool) -> None:
 @series_cli.command("import-missing-data")
 def series_import_missing() -> None:
     """Dispatch a data job for every series never imported."""
-    from tasks.series import dispatch_series_data
-
     ids = dispatch_series_data(series_service.series_missing_data())
     click.echo(f"Dispatched {len(ids)} series data jobs.")
 
@@ -92,8 +92,6 @@ def series_import_missing() -> None:
 )
 def series_check_updates(hours: float) -> None:
     """Dispatch data jobs for series older than --hours that changed upstream."""
-    from tasks.series import dispatch_series_data
-
     _dispatch_stale(
         lambda: series_service.stale_series(hours),
         dispatch_series_data,
@@ -105,8 +103,6 @@ def series_check_updates(hours: float) -> None:
 @episodes_cli.command("import-missing-data")
 def episodes_import_missing() -> None:
     """Dispatch a data job for every episode never imported."""
-    from tasks.series import dispatch_episode_data
-
     ids = dispatch_episode_data(series_service.episodes_missing_data())
     click.echo(f"Dispatched {len(ids)} episode data jobs.")
 
@@ -121,8 +117,6 @@ def episodes_import_missing() -> None:
 )
 def episodes_check_updates(hours: float) -> None:
     """Dispatch data jobs for episodes older than --hours whose show changed upstream."""
-    from tasks.series import dispatch_episode_data
-
     _dispatch_stale(
         lambda: series_service.stale_episodes(hours),
         dispatch_episode_data,
@@ -138,8 +132,6 @@ def episodes_check_updates(hours: float) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def retry_failed(series_id: int | None, user_id: int | None, reset: bool, yes: bool) -> None:
     """Reset failed episode syncs to pending and dispatch one job per series."""
-    from tasks.series import sync_pending_episodes
-    from tasks.tracking import Call
 
     failed = series_service.failed_episode_syncs(series_id, user_id)
     if not failed:

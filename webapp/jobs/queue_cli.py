@@ -5,12 +5,14 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from webapp.cli.jobs import echo_jobs
+from jobkit import bind_app, huey, pauses
+from jobkit.recorder import recorder
+from tasks.upkeep import Upkeep
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.extensions import db
+from webapp.jobs.cli import echo_jobs
 from webapp.models.jobs import QUEUES, JobLog
 from webapp.services import jobs as job_service
-from webapp.services import pauses
 
 queue_cli = AppGroup("queue", help="Run consumers and look after the queues.")
 
@@ -45,9 +47,6 @@ def _traceback_in_the_job_log(record: logging.LogRecord) -> bool:
 @click.option("--verbose", is_flag=True, help="Log every task (costs throughput).")
 def work(workers: int, max_delay: float, verbose: bool) -> None:
     """Run a Huey consumer with this app's settings; Ctrl-C stops it after the running jobs."""
-    from tasks import bind_app, huey
-    from tasks.upkeep import Upkeep
-    from webapp.services.recorder import recorder
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,

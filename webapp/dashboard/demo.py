@@ -2,6 +2,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from tasks.series import dispatch_series_data
 from webapp.extensions import db
 from webapp.models.integrations import Integration
 from webapp.models.series import Series
@@ -25,8 +26,6 @@ DEMO_INTEGRATION_SHOW = 83
 @with_appcontext
 def demo(first_run: bool) -> None:
     """Add a few well-known series and an integration, so a new console has work to show."""
-    from tasks.series import dispatch_series_data
-
     if first_run and (
         db.session.scalar(select(func.count()).select_from(Series))
         or db.session.scalar(select(func.count()).select_from(Integration))

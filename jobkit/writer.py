@@ -1,12 +1,8 @@
 """The job-state writer: a process of its own that a consumer hands its batches of job-state
 changes to, so that turning them into SQL, and the driver's work, do not take the consumer's
-GIL from the worker threads.
-
-A consumer's worker threads and its recorder thread shared one GIL. Measured on SQLite with one
-worker thread draining no-ops: the recorder thread used about 25 us of CPU per job, and the worker
-thread, contending with it, about 25 us more per job than without it; tracked drained at half the
-bare rate. Here the consumer's part is one pickle and one pipe write per batch; it then waits,
-without the GIL, for the writer to say the batch is written.
+GIL from the worker threads (the consumer's part is one pickle and one pipe write per batch; it
+then waits, without the GIL, for the writer to say the batch is written; README, Benchmark,
+says what this was measured to save).
 
 Protocol, over the child's stdin and stdout: length-prefixed pickles. The first message is the
 database URL; each further one a ``{job_id: {column: value}}`` batch, answered with None once
@@ -28,7 +24,11 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+
+import webapp.extensions  # noqa: F401  (its connect hook sets SQLite's pragmas)
+from jobkit.store import write_changes
 
 log = logging.getLogger(__name__)
 _HEADER = struct.Struct(">I")
@@ -73,7 +73,7 @@ class WriterProcess:
         root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.services.job_writer"],
+            [sys.executable, "-m", "jobkit.writer"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path},
@@ -113,11 +113,6 @@ class WriterProcess:
 
 
 def main() -> None:
-    from sqlalchemy import create_engine
-
-    import webapp.extensions  # noqa: F401 - its connect hook sets SQLite's pragmas
-    from webapp.services.recorder import JobRecorder
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="job writer: %(levelname)s %(message)s")
@@ -134,7 +129,7 @@ def main() -> None:
             if not received or changes is None:
                 return
             try:
-                JobRecorder._write(engine, changes)
+                write_changes(engine, changes)
                 error = None
             except Exception as exc:  # reported to the consumer, which keeps the changes
                 log.exception("could not write %d job states", len(changes))

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import delete, select
 
+from jobkit import registry
 from webapp.extensions import db
 from webapp.models.jobs import QUEUES, Pause
-from webapp.services import audit
 
 KINDS = ("queue", "task")
 CACHE_SECONDS = 2.0
 
 _cache_lock = threading.Lock()
 _cache: tuple[float, set[tuple[str, str]]] = (0.0, set())
+
+# Called as listener(action, kind, name), action "pause" or "resume", inside the transaction
+# that makes the change: the app records who did it without this framework knowing how.
+change_listeners: list[Callable[[str, str, str], None]] = []
 
 
 class PauseError(Exception):
@@ -27,11 +32,8 @@ def _check(kind: str, name: str) -> None:
         raise PauseError(f"unknown kind {kind!r}; use queue or task")
     if kind == "queue" and name not in QUEUES:
         raise PauseError(f"unknown queue {name!r}; use one of {', '.join(QUEUES)}")
-    if kind == "task":
-        from tasks import task_named
-
-        if task_named(name) is None:
-            raise PauseError(f"unknown task {name!r}")
+    if kind == "task" and registry.task_named(name) is None:
+        raise PauseError(f"unknown task {name!r}")
 
 
 def pause(kind: str, name: str, user_id: int | None = None) -> bool:
@@ -40,7 +42,8 @@ def pause(kind: str, name: str, user_id: int | None = None) -> bool:
     if db.session.get(Pause, (kind, name)) is not None:
         return False
     db.session.add(Pause(kind=kind, name=name, paused_by=user_id))
-    audit.record(f"{kind}.pause", (kind, name))
+    for listener in change_listeners:
+        listener("pause", kind, name)
     db.session.commit()
     _forget()
     return True
@@ -51,7 +54,8 @@ def resume(kind: str, name: str) -> bool:
     _check(kind, name)
     result = db.session.execute(delete(Pause).where(Pause.kind == kind, Pause.name == name))
     if result.rowcount:
-        audit.record(f"{kind}.resume", (kind, name))
+        for listener in change_listeners:
+            listener("resume", kind, name)
     db.session.commit()
     _forget()
     return bool(result.rowcount)

@@ -1,6 +1,7 @@
 import click
 from flask.cli import AppGroup
 
+from tasks.schedules import tick
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.services import schedules as service
 from webapp.services import timing
@@ -40,8 +41,6 @@ def list_(as_json: bool) -> None:
 @schedule_cli.command("run")
 def run_due() -> None:
     """Dispatch every schedule that is due now."""
-    from tasks.schedules import tick
-
     click.echo(f"Dispatched {tick()} scheduled run(s).")
 
 
