@@ -9,6 +9,7 @@ from collections.abc import Callable
 from sqlalchemy import delete, select
 
 from jobkit import registry
+from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.models.jobs import QUEUES, Pause
 
@@ -23,7 +24,7 @@ _cache: tuple[float, set[tuple[str, str]]] = (0.0, set())
 change_listeners: list[Callable[[str, str, str], None]] = []
 
 
-class PauseError(Exception):
+class PauseError(NotFound):
     """An unknown queue or kind."""
 
 

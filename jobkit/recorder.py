@@ -3,9 +3,9 @@
 New job rows are written at once, in one transaction for any number of jobs, because they must be
 durable before Huey can hand the task to a worker. State changes reported by workers (running,
 progress, finished) are, in a consumer, gathered for a few milliseconds and written together: the
-changes for one job coalesce into one row update and all of them share one transaction, written by
-the consumer's writer process (``job_writer``) where it has one. Outside a consumer (web requests,
-commands, immediate mode) every change is written through at once.
+changes for one job coalesce into one row update and all of them share one transaction, written
+by the consumer's writer process (``jobkit.writer``) where it has one. Outside a consumer (web
+requests, commands, immediate mode) every change is written through at once.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class JobRecorder:
 
     def start_batching(self, engine: Engine, interval: float, writer_process: bool = False) -> None:
         """Buffer state changes and write them every ``interval`` seconds (for consumers); with
-        ``writer_process``, a process of its own writes them (see ``job_writer``)."""
+        ``writer_process``, a process of its own writes them (see ``jobkit.writer``)."""
         if interval <= 0 or self._thread is not None:
             return
         self._engine = engine
@@ -173,7 +173,7 @@ class JobRecorder:
                 return
             try:
                 self._write_batch(changes)
-            except Exception:
+            except Exception:  # put the changes back for the next flush, then re-raise
                 with self._lock:
                     for job_id, values in changes.items():
                         self._changes[job_id] = {**values, **self._changes.get(job_id, {})}

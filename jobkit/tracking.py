@@ -324,7 +324,7 @@ class TrackedTask:
                     },
                 )
                 return None
-            except Exception as exc:
+            except Exception as exc:  # any failure of the task: recorded, then re-raised
                 db.session.rollback()
                 if isinstance(exc, PermanentError):
                     huey_task.retries = 0

@@ -123,7 +123,7 @@ class Upkeep(threading.Thread):
                     beats += 1
                     if beats % (UPKEEP_SECONDS // consumers.HEARTBEAT_SECONDS) == 1:
                         run_upkeep()
-                except Exception:
+                except Exception:  # logged; one failed round must not end the heartbeat
                     log.exception("upkeep failed; trying again at the next beat")
 
     def stop(self) -> None:

@@ -3,10 +3,12 @@
 import json
 from datetime import timedelta
 
+from jobkit import Call
 from tasks.samples import sample_job
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
+from webapp.services import batches
 
 
 def test_jobs_list_prints_a_table_or_the_api_objects(runner, client, bearer):
@@ -39,10 +41,31 @@ def test_bad_input_is_one_line_and_exit_1_or_2(runner):
     assert runner.invoke(args=["jobs", "prune"]).exit_code == 2
 
 
+def test_jobs_list_finds_words_and_times(runner, app):
+    old = sample_job.dispatch(steps=2, step_seconds=0, fail_at_step=2)
+    sample_job.dispatch(steps=1, step_seconds=0)
+    found = json.loads(
+        runner.invoke(args=["jobs", "list", "--q", "SampleJobFailure", "--json"]).output
+    )
+    assert [job["id"] for job in found] == [old]
+    future = runner.invoke(args=["jobs", "list", "--since", "2999-01-01T00:00:00Z", "--json"])
+    assert json.loads(future.output) == []
+    past = runner.invoke(args=["jobs", "list", "--until", "2000-01-01T00:00:00+05:00"])
+    assert past.exit_code == 0 and past.output.strip() == "No jobs."
+    bad = runner.invoke(args=["jobs", "list", "--since", "yesterday"])
+    assert bad.exit_code == 2 and "--since must be an ISO 8601 time" in bad.output
+    nul = runner.invoke(args=["jobs", "list", "--q", "a\x00b"])
+    assert nul.exit_code == 2 and "must not contain a NUL" in nul.output
+
+
 def test_jobs_show_cancel_and_retry(runner):
     failed = sample_job.dispatch(steps=2, step_seconds=0, fail_at_step=2)
     shown = runner.invoke(args=["jobs", "show", str(failed)])
-    assert "status: failed" in shown.output and "traceback:\nTraceback" in shown.output
+    assert shown.output.startswith(f"Job #{failed}  sample_job  [failed]")
+    assert "  attempts   1 of 1\n" in shown.output
+    assert "  error      SampleJobFailure: " in shown.output
+    assert "  traceback\n    Traceback (most recent call last):" in shown.output
+    assert "{'" not in shown.output  # a readable block, not a Python dict
     one = json.loads(runner.invoke(args=["jobs", "show", str(failed), "--json"]).output)
     assert one["id"] == failed and one["status"] == "failed"
 
@@ -95,3 +118,49 @@ def test_queue_stats_failed_retry_and_flush(runner):
     flushed = runner.invoke(args=["queue", "flush", "--yes"])
     assert flushed.output.strip() == "Deleted 5 failed job record(s)."  # 2 + 1 + 2 retries
     assert runner.invoke(args=["queue", "failed"]).output.strip() == "No jobs."
+
+
+def test_imports_exports_and_batches_list_as_table_and_json(runner, tmp_path, app):
+    assert runner.invoke(args=["imports", "list"]).output.strip() == "No imports."
+    assert runner.invoke(args=["batches", "list"]).output.strip() == "No batches."
+    path = tmp_path / "series.csv"
+    path.write_text("name,tvmaze_id,tvdb_id\nThe Wire,179,\n")
+    runner.invoke(args=["imports", "run", str(path), "--importer", "series"])
+    table = runner.invoke(args=["imports", "list"]).output.splitlines()
+    assert table[0].split() == ["ID", "IMPORTER", "FILE", "STATUS", "ROWS", "REFUSED", "CREATED"]
+    assert table[1].split()[:6] == ["1", "series", "series.csv", "completed", "1/1", "0"]
+    [one] = json.loads(runner.invoke(args=["imports", "list", "--json"]).output)
+    assert one["id"] == 1 and one["importer"] == "series" and one["total_rows"] == 1
+
+    out = tmp_path / "out.csv"
+    runner.invoke(
+        args=["exports", "run", "--dataset", "series", "--format", "csv", "--output", str(out)]
+    )
+    [export] = json.loads(runner.invoke(args=["exports", "list", "--json"]).output)
+    assert export["dataset"] == "series" and export["format"] == "csv"
+    assert runner.invoke(args=["exports", "list"]).output.splitlines()[1].split()[:4] == [
+        str(export["id"]),
+        "series",
+        "csv",
+        export["status"],
+    ]
+
+    batch = batches.create_batch("nightly", 2)
+    sample_job.dispatch_many([Call(kwargs={"steps": 1, "step_seconds": 0})] * 2, batch_id=batch.id)
+    [listed] = json.loads(runner.invoke(args=["batches", "list", "--json"]).output)
+    assert listed["name"] == "nightly" and listed["total"] == 2 and listed["done"] == 2
+    row = runner.invoke(args=["batches", "list"]).output.splitlines()[1].split()
+    assert row[:6] == [str(batch.id), "nightly", "2", "2", "0", "100%"]
+
+
+def test_long_work_reports_progress_as_plain_lines_off_a_terminal(runner, tmp_path):
+    path = tmp_path / "series.csv"
+    path.write_text("name,tvmaze_id,tvdb_id\n" + "".join(f"S{i},{i},\n" for i in range(1, 40)))
+    result = runner.invoke(args=["imports", "run", str(path), "--importer", "series"])
+    assert result.exit_code == 0, result.output
+    progress = [line for line in result.stderr.splitlines() if line.startswith("Importing")]
+    assert progress and progress[-1] == "Importing series.csv: 39 of 39 rows read, 0 refused"
+    assert "Imported series.csv: 39 rows, 39 created" in result.stdout
+    out = runner.invoke(args=["exports", "run", "--dataset", "series", "--format", "jsonl"])
+    assert out.exit_code == 0 and len(out.stdout.splitlines()) == 1  # only the file's path
+    assert out.stdout.strip().endswith(".jsonl")

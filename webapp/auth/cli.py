@@ -4,7 +4,6 @@ import click
 from flask.cli import AppGroup
 
 from webapp.cli.output import echo_json, echo_table, json_option
-from webapp.exceptions import ServiceError
 from webapp.models.base import isoformat
 from webapp.models.users import Role
 from webapp.services.users import (
@@ -31,10 +30,7 @@ users_cli = AppGroup("users", help="Manage users and API tokens.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.VIEWER.value)
 def create(email: str, password: str, role: str) -> None:
     """Add a user."""
-    try:
-        user = create_user(email, password, role)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
+    user = create_user(email, password, role)
     click.echo(f"Created {user.email} ({user.role}).")
 
 
@@ -93,10 +89,7 @@ def list_command(as_json: bool) -> None:
 @click.argument("email")
 def disable(email: str) -> None:
     """Disable EMAIL: they cannot sign in, and their sessions and tokens stop working."""
-    try:
-        user = disable_user(get_user(email))
-    except ServiceError as exc:
-        raise click.ClickException(str(exc)) from None
+    user = disable_user(get_user(email))
     click.echo(f"Disabled {user.email}.")
 
 
@@ -104,15 +97,12 @@ def disable(email: str) -> None:
 @click.argument("target")
 def revoke_token_command(target: str) -> None:
     """Revoke the token with id TARGET, or every token of the user with e-mail TARGET."""
-    try:
-        if target.isdigit():
-            revoke_token(int(target))
-            click.echo(f"Revoked token {target}.")
-        else:
-            user = get_user(target)
-            click.echo(f"Revoked {revoke_tokens_of(user)} token(s) of {user.email}.")
-    except ServiceError as exc:
-        raise click.ClickException(str(exc)) from None
+    if target.isdigit():
+        revoke_token(int(target))
+        click.echo(f"Revoked token {target}.")
+    else:
+        user = get_user(target)
+        click.echo(f"Revoked {revoke_tokens_of(user)} token(s) of {user.email}.")
 
 
 @users_cli.command("ensure-admin")

@@ -37,8 +37,8 @@ def demo(first_run: bool) -> None:
     for tvmaze_id in DEMO_SHOWS:
         try:
             added.append(series_service.add_series(tvmaze_id=tvmaze_id, user_id=user_id))
-        except series_service.SeriesError:
-            continue  # already there
+        except series_service.SeriesExists:
+            continue
     job_ids = dispatch_series_data([s.id for s in added], user_id=user_id)
     click.echo(f"Added {len(added)} series and dispatched {len(job_ids)} data jobs.")
     if admin is not None and not integration_service.integrations_of(admin.id):

@@ -7,6 +7,7 @@ from jobkit import pauses
 from tasks import samples
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
+from webapp.exceptions import BadRequest
 from webapp.models.jobs import QUEUES
 from webapp.models.users import Role
 from webapp.services import alerts, consumers, metrics
@@ -71,5 +72,7 @@ def pause():
         else:
             abort(400, "action must be pause or resume")
     except pauses.PauseError as exc:
-        abort(400, str(exc))
+        # An unknown queue is "not found" at its own URL (the API); here the name is a value
+        # posted by the dashboard's form, so a name that does not exist is a bad request.
+        raise BadRequest(str(exc)) from None
     return redirect(url_for("dashboard.index"))

@@ -27,10 +27,7 @@ def batch_list():
 
 
 def batch_context(batch_id: int) -> dict:
-    try:
-        progress = batches.progress(batch_id)
-    except batches.BatchError as exc:
-        abort(404, str(exc))
+    progress = batches.progress(batch_id)
     jobs, _ = job_service.list_jobs(JobFilters(batch_id=batch_id), limit=20)
     return {"b": progress, "jobs": jobs, "form": ActionForm()}
 

@@ -1,15 +1,16 @@
+import json
+
 import click
 from flask.cli import AppGroup
 
 from webapp.cli.output import echo_json, echo_table, json_option
+from webapp.cli.params import MOMENT, TEXT
+from webapp.services import batches
 from webapp.services import jobs as job_service
-from webapp.services.jobs import JobError, JobFilters
+from webapp.services.jobs import JobFilters
 
 jobs_cli = AppGroup("jobs", help="Job logs: list, show, cancel, retry, prune.")
-
-
-def _fail(exc: JobError):
-    raise click.ClickException(str(exc)) from None
+batches_cli = AppGroup("batches", help="Batches of jobs dispatched together.")
 
 
 def echo_jobs(jobs, as_json: bool) -> None:
@@ -38,17 +39,18 @@ def echo_jobs(jobs, as_json: bool) -> None:
 
 
 @jobs_cli.command("list")
-@click.option("--status")
-@click.option("--task")
-@click.option("--queue")
+@click.option("--status", type=TEXT)
+@click.option("--task", type=TEXT)
+@click.option("--queue", type=TEXT)
+@click.option("--q", "words", type=TEXT, help="Words in the arguments, payload or error.")
+@click.option("--since", type=MOMENT, help="Created at or after this ISO 8601 time.")
+@click.option("--until", type=MOMENT, help="Created before this ISO 8601 time.")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @json_option
-def list_(status, task, queue, limit, as_json) -> None:
+def list_(status, task, queue, words, since, until, limit, as_json) -> None:
     """Job logs, newest first."""
-    try:
-        jobs, _ = job_service.list_jobs(JobFilters(status=status, task=task, queue=queue), limit)
-    except JobError as exc:
-        _fail(exc)
+    filters = JobFilters(status=status, task=task, queue=queue, q=words, since=since, until=until)
+    jobs, _ = job_service.list_jobs(filters, limit)
     echo_jobs(jobs, as_json)
 
 
@@ -57,28 +59,96 @@ def list_(status, task, queue, limit, as_json) -> None:
 @json_option
 def show(job_id: int, as_json: bool) -> None:
     """One job log."""
-    try:
-        job = job_service.get_job(job_id)
-    except JobError as exc:
-        _fail(exc)
+    job = job_service.get_job(job_id)
     if as_json:
         echo_json(job.to_dict())
         return
-    for key, value in job.to_dict().items():
-        if key == "traceback" and value:
-            click.echo("traceback:\n" + value.rstrip())
-        else:
-            click.echo(f"{key}: {value if value is not None else '—'}")
+    click.echo(describe_job(job))
+
+
+def _at(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
+def describe_job(job) -> str:
+    """A job log as a readable block: what ran, when, for what, and how it ended."""
+    lines = [
+        f"Job #{job.id}  {job.task}  [{job.status}]  {job.progress}%",
+        f"  queue      {job.queue}",
+        f"  attempts   {job.attempts} of {job.max_attempts}",
+        f"  created    {_at(job.created_at)}",
+        f"  started    {_at(job.started_at)}",
+        f"  finished   {_at(job.finished_at)}",
+    ]
+    if job.duration_s is not None:
+        lines.append(f"  duration   {job.duration_s:g} s")
+    if job.next_attempt_at:
+        lines.append(f"  next try   {_at(job.next_attempt_at)}")
+    if job.source_type:
+        lines.append(f"  record     {job.source_type} {job.source_id}")
+    for label, value in (
+        ("user", job.user_id),
+        ("batch", job.batch_id),
+        ("retry of", job.retry_of),
+    ):
+        if value is not None:
+            lines.append(f"  {label:<10} #{value}" if label != "user" else f"  user       {value}")
+    if job.worker:
+        lines.append(f"  worker     {job.worker}")
+    if job.message:
+        lines.append(f"  message    {job.message}")
+    if job.payload:
+        lines.append("  payload")
+        lines += [f"    {k}: {json.dumps(v, default=str)}" for k, v in sorted(job.payload.items())]
+    if job.arguments:
+        lines.append("  arguments")
+        lines += [f"    {k}: {json.dumps(v, default=str)}" for k, v in job.arguments.items()]
+    for entry in job.attempt_errors or []:
+        lines.append(
+            f"  attempt {entry.get('attempt')} failed at {entry.get('at')}: {entry.get('error')}"
+        )
+    if job.error:
+        lines.append(f"  error      {job.error}")
+    if job.traceback:
+        lines.append("  traceback")
+        lines += [f"    {line}" for line in job.traceback.rstrip().splitlines()]
+    return "\n".join(lines)
+
+
+@batches_cli.command("list")
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@json_option
+def list_batches(limit: int, as_json: bool) -> None:
+    """Batches, newest first, with their members' counts."""
+    found = batches.recent_batches(limit)
+    if as_json:
+        echo_json([b.to_dict() for b in found])
+        return
+    if not found:
+        click.echo("No batches.")
+        return
+    echo_table(
+        ["ID", "NAME", "TOTAL", "DONE", "FAILED", "PROGRESS", "CREATED"],
+        [
+            (
+                b.batch.id,
+                b.batch.name,
+                sum(b.counts.values()),
+                b.done,
+                b.counts["failed"],
+                f"{b.percent}%",
+                _at(b.batch.created_at),
+            )
+            for b in found
+        ],
+    )
 
 
 @jobs_cli.command("cancel")
 @click.argument("job_id", type=int)
 def cancel(job_id: int) -> None:
     """Cancel a pending job, or ask a running one to stop."""
-    try:
-        job = job_service.cancel_job(job_id)
-    except JobError as exc:
-        _fail(exc)
+    job = job_service.cancel_job(job_id)
     if job.status == "cancelled":
         click.echo(f"Job {job_id} cancelled.")
     else:
@@ -89,10 +159,7 @@ def cancel(job_id: int) -> None:
 @click.argument("job_id", type=int)
 def retry(job_id: int) -> None:
     """Retry a failed or cancelled job as a new job."""
-    try:
-        new_id = job_service.retry_job(job_id)
-    except JobError as exc:
-        _fail(exc)
+    new_id = job_service.retry_job(job_id)
     click.echo(f"Job {job_id} retried as job {new_id}.")
 
 

@@ -174,10 +174,7 @@ def _pause_command(action: str):
     @click.option("--task", "is_task", is_flag=True, help="NAME is a task type, not a queue.")
     def command(name: str, is_task: bool) -> None:
         kind = "task" if is_task else "queue"
-        try:
-            changed = getattr(pauses, action)(kind, name)
-        except pauses.PauseError as exc:
-            raise click.ClickException(str(exc)) from None
+        changed = getattr(pauses, action)(kind, name)
         done = "paused" if action == "pause" else "resumed"
         click.echo(
             f"The {kind} {name} is {done}." if changed else f"The {kind} {name} was already {done}."

@@ -6,6 +6,7 @@ from jobkit.registry import registered_tasks
 from webapp.api.params import int_arg
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
+from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.jobs.forms import FailedFilterForm, JobFilterForm
 from webapp.models.jobs import JobLog
@@ -116,13 +117,15 @@ def show(job_id: int):
 
 
 def _act(job_id: int, action) -> object:
+    """The action's result, or None with the reason flashed when the job is not in a state
+    that allows it (the job page says why); a job that does not exist is a 404."""
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
     try:
         return action()
+    except NotFound:
+        raise
     except JobError as exc:
-        if exc.code == "not_found":
-            raise
         flash(str(exc), "error")
         return None
 

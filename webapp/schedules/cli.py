@@ -48,10 +48,7 @@ def run_due() -> None:
 @click.argument("ref")
 def test(ref: str) -> None:
     """Run one schedule (by name or id) now, whatever its timing, and show its output."""
-    try:
-        schedule = service.get_schedule(ref)
-    except service.ScheduleError as exc:
-        raise click.ClickException(str(exc)) from None
+    schedule = service.get_schedule(ref)
     run = service.execute_run(service.manual_run(schedule, "schedule test").id)
     click.echo((run.output or "").rstrip())
     click.echo(f"{schedule.command}: exit code {run.exit_code} ({run.status})")

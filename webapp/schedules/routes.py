@@ -13,7 +13,7 @@ from webapp.schedules.forms import ScheduleForm, parameters_from_text, parameter
 from webapp.services import audit, commands, timing
 from webapp.services import schedules as service
 from webapp.services.jobs import jobs_for_record
-from webapp.services.listing import Listing, ListingError
+from webapp.services.listing import Listing
 from webapp.templating import render_fragment, render_page
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")
@@ -21,10 +21,7 @@ bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 
 def list_context() -> dict:
     """The list as the query string has it: words, on/off, sort and page."""
-    try:
-        listing = Listing.read(request.args, service.SCHEDULE_SORTS, "name", filters=("q", "state"))
-    except ListingError as exc:
-        abort(400, str(exc))
+    listing = Listing.read(request.args, service.SCHEDULE_SORTS, "name", filters=("q", "state"))
     stmt = service.schedules_matching(listing.filters.get("q"), listing.filters.get("state"))
     rows, has_next = listing.page_of(stmt, service.SCHEDULE_SORTS, Schedule.id)
     return {
@@ -41,13 +38,6 @@ def list_context() -> dict:
 @login_required
 def index():
     return render_page("schedules/list.html", ("schedule_table",), live=True, **list_context())
-
-
-def _schedule(schedule_id: int):
-    try:
-        return service.get_schedule(schedule_id)
-    except service.ScheduleError as exc:
-        abort(404, str(exc))
 
 
 def _form_data(form: ScheduleForm) -> dict:
@@ -118,7 +108,7 @@ def new():
 @bp.route("/<int:schedule_id>/edit", methods=["GET", "POST"])
 @role_required(Role.OPERATOR)
 def edit(schedule_id: int):
-    schedule = _schedule(schedule_id)
+    schedule = service.get_schedule(schedule_id)
     form = ScheduleForm(obj=schedule) if request.method == "GET" else ScheduleForm()
     if request.method == "GET":
         form.parameters.data = parameters_to_text(schedule.parameters)
@@ -169,7 +159,7 @@ SCHEDULE_EDITS = ("schedule.create", "schedule.update", "schedule.toggle")
 
 
 def detail_context(schedule_id: int) -> dict:
-    schedule = _schedule(schedule_id)
+    schedule = service.get_schedule(schedule_id)
     runs = service.runs_of(schedule.id, 50)
     jobs = jobs_for_record("schedule", schedule.id, 10)
     return {
@@ -199,7 +189,7 @@ def _checked() -> None:
 @bp.route("/<int:schedule_id>/toggle", methods=["POST"])
 @role_required(Role.OPERATOR)
 def toggle(schedule_id: int):
-    schedule = _schedule(schedule_id)
+    schedule = service.get_schedule(schedule_id)
     _checked()
     service.update_schedule(schedule, {"active": not schedule.active})
     if request.headers.get("HX-Request"):
@@ -210,7 +200,7 @@ def toggle(schedule_id: int):
 @bp.route("/<int:schedule_id>/run", methods=["POST"])
 @role_required(Role.OPERATOR)
 def run_now(schedule_id: int):
-    schedule = _schedule(schedule_id)
+    schedule = service.get_schedule(schedule_id)
     _checked()
     dispatch_run(service.manual_run(schedule), user_id=current_user.id)
     flash(f"Running {schedule.name} now.", "success")
@@ -222,7 +212,7 @@ def run_now(schedule_id: int):
 @bp.route("/<int:schedule_id>/delete", methods=["POST"])
 @role_required(Role.ADMIN)
 def delete(schedule_id: int):
-    schedule = _schedule(schedule_id)
+    schedule = service.get_schedule(schedule_id)
     _checked()
     service.delete_schedule(schedule)
     flash(f"Deleted the schedule {schedule.name}.", "success")

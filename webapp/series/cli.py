@@ -7,7 +7,6 @@ from webapp.cli.output import echo_json, echo_table
 from webapp.extensions import db
 from webapp.models.series import Series
 from webapp.services import series as series_service
-from webapp.services.series import SeriesError
 
 series_cli = AppGroup("series", help="TV series and their data from TVmaze.")
 episodes_cli = AppGroup("episodes", help="Episodes and their data from TVmaze.")
@@ -15,16 +14,9 @@ episodes_cli = AppGroup("episodes", help="Episodes and their data from TVmaze.")
 HOURS = click.FloatRange(min=0, min_open=True)
 
 
-def _fail(exc: Exception):
-    raise click.ClickException(str(exc)) from None
-
-
 def _dispatch_stale(find, dispatch, noun: str, unchanged: str) -> None:
     """Find stale rows, dispatch their data jobs, and say what was skipped."""
-    try:
-        stale = find()
-    except SeriesError as exc:
-        _fail(exc)
+    stale = find()
     if stale.note:
         click.echo(stale.note, err=True)
     ids = dispatch(stale.ids)
@@ -41,10 +33,7 @@ def add(tvmaze_id: int | None, tvdb_id: int | None, as_json: bool) -> None:
     """Add a series (its data is imported by the next import-missing-data)."""
     if (tvmaze_id is None) == (tvdb_id is None):
         raise click.UsageError("give exactly one of --tvmaze ID or --tvdb ID")
-    try:
-        series = series_service.add_series(tvmaze_id=tvmaze_id, tvdb_id=tvdb_id)
-    except SeriesError as exc:
-        _fail(exc)
+    series = series_service.add_series(tvmaze_id=tvmaze_id, tvdb_id=tvdb_id)
     if as_json:
         echo_json(series.to_dict())
     else:

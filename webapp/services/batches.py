@@ -7,14 +7,15 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobBatch, JobLog, JobStatus
-from webapp.services.jobs import cancel_job, failed_jobs_query
+from webapp.services.jobs import JobError, cancel_job, failed_jobs_query
 
 
-class BatchError(Exception):
-    pass
+class BatchError(NotFound):
+    """No batch with this id."""
 
 
 def create_batch(
@@ -91,7 +92,7 @@ def cancel_batch(batch_id: int) -> int:
     for job_id in ids:
         try:
             cancel_job(job_id)
-        except Exception:  # finished meanwhile
+        except JobError:  # finished meanwhile
             continue
     batch.cancelled_at = utcnow()
     db.session.commit()

@@ -14,13 +14,14 @@ import click
 from flask import current_app
 
 from webapp.areas import schedulable_commands
+from webapp.exceptions import Invalid
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_LIMIT = 64 * 1024
 RUN_TIMEOUT_SECONDS = 3600
 
 
-class CommandError(ValueError):
+class CommandError(Invalid):
     """An unknown command or parameters it does not take."""
 
 

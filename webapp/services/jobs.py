@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 
 from jobkit import Call, huey, task_named
 from jobkit.recorder import recorder
+from webapp.exceptions import BadRequest, Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
@@ -31,12 +32,16 @@ from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services import audit
 
 
-class JobError(Exception):
-    """A request about a job that cannot be carried out; ``code`` names why."""
+class JobError(Conflict):
+    """A job that is not in a state that allows this (a finished job cannot be cancelled)."""
 
-    def __init__(self, message: str, code: str = "conflict") -> None:
-        super().__init__(message)
-        self.code = code
+
+class JobNotFound(NotFound, JobError):
+    """No job log with this id."""
+
+
+class JobQueryError(BadRequest, JobError):
+    """A filter or limit that cannot be used: a status or queue that does not exist."""
 
 
 @dataclass(frozen=True)
@@ -56,15 +61,13 @@ class JobFilters:
     until: datetime | None = None  # created before
 
     def validate(self) -> None:
-        """Raise JobError for a status or queue that cannot exist."""
+        """Raise JobQueryError for a status or queue that cannot exist."""
         if self.status and self.status not in list(JobStatus):
-            raise JobError(
-                f"unknown status {self.status!r}; use one of {', '.join(JobStatus)}", "invalid"
+            raise JobQueryError(
+                f"unknown status {self.status!r}; use one of {', '.join(JobStatus)}"
             )
         if self.queue and self.queue not in QUEUES:
-            raise JobError(
-                f"unknown queue {self.queue!r}; use one of {', '.join(QUEUES)}", "invalid"
-            )
+            raise JobQueryError(f"unknown queue {self.queue!r}; use one of {', '.join(QUEUES)}")
 
     def as_query(self) -> dict[str, Any]:
         """The filters that are set, as query-string values."""
@@ -122,10 +125,10 @@ def list_jobs(
 
 
 def get_job(job_id: int) -> JobLog:
-    """The job log ``job_id``; JobError("not_found") when there is none."""
+    """The job log ``job_id``; JobNotFound when there is none."""
     job = db.session.get(JobLog, job_id)
     if job is None:
-        raise JobError(f"job {job_id} not found", "not_found")
+        raise JobNotFound(f"job {job_id} not found")
     return job
 
 
@@ -326,7 +329,7 @@ def prune_jobs(
     """Delete finished job logs older than ``days`` days, in chunks; returns how many.
     Audited as ``jobs.cleanup`` with the number deleted."""
     if days < 0:
-        raise JobError("days must be zero or more", "invalid")
+        raise JobQueryError("days must be zero or more")
     cutoff = utcnow() - timedelta(days=days)
     deleted = 0
     while True:

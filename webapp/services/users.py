@@ -21,31 +21,33 @@ class UserError(Invalid):
     """A user request that cannot be carried out, with a message for the person."""
 
 
+class UserExists(Conflict, UserError):
+    """The e-mail address belongs to a user already."""
+
+
 def _normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(
-            f"the password must have at least {MIN_PASSWORD_LENGTH} characters", field="password"
-        )
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
 
 
 def _check_role(role: str) -> None:
     if role not in list(Role):
-        raise UserError(f"unknown role {role!r}; use one of {', '.join(Role)}", field="role")
+        raise UserError(f"unknown role {role!r}; use one of {', '.join(Role)}")
 
 
 def create_user(email: str, password: str, role: str = Role.VIEWER.value) -> User:
     """Add a user; UserError if the e-mail is taken, the role unknown or the password short."""
     email = _normalise_email(email)
     if "@" not in email:
-        raise UserError(f"{email!r} is not an e-mail address", field="email")
+        raise UserError(f"{email!r} is not an e-mail address")
     _check_role(role)
     _check_password(password)
     if user_by_email(email) is not None:
-        raise UserError(f"a user with the e-mail {email} already exists", field="email")
+        raise UserExists(f"a user with the e-mail {email} already exists")
     user = User(email=email, role=role)
     user.set_password(password)
     db.session.add(user)

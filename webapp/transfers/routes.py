@@ -8,7 +8,7 @@ from webapp.models.transfers import Export, Import
 from webapp.services import exports, imports
 from webapp.services.files import FileRefused
 from webapp.services.jobs import jobs_for_record
-from webapp.services.listing import Listing, ListingError
+from webapp.services.listing import Listing
 from webapp.services.ownership import owned_query
 from webapp.templating import render_page
 from webapp.transfers.forms import ExportForm, ImportForm
@@ -26,10 +26,7 @@ EXPORT_SORTS = {"created_at": Export.created_at, "rows": Export.rows, "size": Ex
 
 def _listed(model, sorts: dict, filters: tuple[str, ...]) -> tuple[list, Listing, bool]:
     """The caller's records (all, for an admin) as the query string filters and sorts them."""
-    try:
-        listing = Listing.read(request.args, sorts, "-created_at", filters=filters)
-    except ListingError as exc:
-        abort(400, str(exc))
+    listing = Listing.read(request.args, sorts, "-created_at", filters=filters)
     stmt = owned_query(model, current_user.id, current_user.is_admin)
     for name, value in listing.filters.items():
         stmt = stmt.where(getattr(model, name) == value)
@@ -71,10 +68,7 @@ def imports_page():
 
 
 def import_context(import_id: int) -> dict:
-    try:
-        record = imports.get_import(import_id, current_user.id, current_user.is_admin)
-    except imports.ImportRequestError as exc:
-        abort(404, str(exc))
+    record = imports.get_import(import_id, current_user.id, current_user.is_admin)
     after = int_arg("after", default=0, minimum=0)
     failed = imports.failed_rows(record.id, limit=50, after_row=after)
     return {
@@ -149,8 +143,4 @@ def exports_page():
 @bp.route("exports/<int:export_id>/download")
 @login_required
 def download(export_id: int):
-    try:
-        export = exports.get_export(export_id, current_user.id, current_user.is_admin)
-    except exports.ExportError as exc:
-        abort(404, str(exc))
-    return send_export(export)
+    return send_export(exports.get_export(export_id, current_user.id, current_user.is_admin))
