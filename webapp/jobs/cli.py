@@ -45,11 +45,14 @@ def echo_jobs(jobs, as_json: bool) -> None:
 @click.option("--q", "words", type=TEXT, help="Words in the arguments, payload or error.")
 @click.option("--since", type=MOMENT, help="Created at or after this ISO 8601 time.")
 @click.option("--until", type=MOMENT, help="Created before this ISO 8601 time.")
+@click.option("--tag", type=TEXT, help="Only jobs with this tag.")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @json_option
-def list_(status, task, queue, words, since, until, limit, as_json) -> None:
+def list_(status, task, queue, words, since, until, tag, limit, as_json) -> None:
     """Job logs, newest first."""
-    filters = JobFilters(status=status, task=task, queue=queue, q=words, since=since, until=until)
+    filters = JobFilters(
+        status=status, task=task, queue=queue, q=words, since=since, until=until, tag=tag
+    )
     jobs, _ = job_service.list_jobs(filters, limit)
     echo_jobs(jobs, as_json)
 
@@ -93,6 +96,8 @@ def describe_job(job) -> str:
     ):
         if value is not None:
             lines.append(f"  {label:<10} #{value}" if label != "user" else f"  user       {value}")
+    if job.tags:
+        lines.append(f"  tags       {', '.join(job.tags)}")
     if job.worker:
         lines.append(f"  worker     {job.worker}")
     if job.message:

@@ -27,7 +27,7 @@ from jobkit.recorder import recorder
 from webapp.exceptions import BadRequest, Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
-from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
+from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus, JobTag
 from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services import audit
 
@@ -59,6 +59,7 @@ class JobFilters:
     q: str | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    tag: str | None = None
 
     def validate(self) -> None:
         """Raise JobQueryError for a status or queue that cannot exist."""
@@ -87,6 +88,8 @@ class JobFilters:
                 stmt = stmt.where(JobLog.created_at >= value)
             elif name == "until":
                 stmt = stmt.where(JobLog.created_at < value)
+            elif name == "tag":
+                stmt = stmt.where(JobLog.id.in_(select(JobTag.job_id).where(JobTag.tag == value)))
             else:
                 stmt = stmt.where(getattr(JobLog, name) == value)
         return stmt
@@ -314,6 +317,7 @@ def _retry(
                         arguments.get("kwargs", {}),
                         source,
                         retry_of=job.id,
+                        tags=tuple(job.tags),
                     )
                 )
         for (task, queue, batch_id, owner), calls in groups.items():
