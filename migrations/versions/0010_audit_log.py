@@ -1,7 +1,7 @@
 """audit log
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0012
 Create Date: 2026-12-01 15:40:00
 
 """
@@ -13,8 +13,8 @@ import webapp.models.base
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-# Re-chained after 0009 when the branches are merged.
-down_revision = '0008'
+# Chained after main's head when merged; re-chain if another branch lands first.
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
