@@ -1,7 +1,7 @@
 """audit log
 
 Revision ID: 0010
-Revises: 0012
+Revises: 0013_deleted_retries
 Create Date: 2026-12-01 15:40:00
 
 """
@@ -14,7 +14,7 @@ import webapp.models.base
 # revision identifiers, used by Alembic.
 revision = '0010'
 # Chained after main's head when merged; re-chain if another branch lands first.
-down_revision = '0012'
+down_revision = '0013_deleted_retries'
 branch_labels = None
 depends_on = None
 

@@ -22,7 +22,7 @@ def batch_list():
         ("batch_table",),
         live=True,
         batches=recent,
-        any_open=any(b.batch.finished_at is None for b in recent),
+        any_open=any(b.active or b.batch.finished_at is None for b in recent),
     )
 
 
@@ -54,6 +54,6 @@ def retry_batch(batch_id: int):
     batch_context(batch_id)
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
-    new_ids, _ = job_service.retry_jobs(batches.failed_job_ids(batch_id), current_user.id)
+    new_ids = batches.retry_failed(batch_id, current_user.id)
     flash(f"Retried {len(new_ids)} failed job(s) of the batch.", "success")
     return redirect(url_for("jobs.batch", batch_id=batch_id))

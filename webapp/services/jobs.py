@@ -27,7 +27,7 @@ from jobkit.recorder import recorder
 from webapp.exceptions import BadRequest, Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
-from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus, JobTag
+from webapp.models.jobs import FINISHED_STATUSES, QUEUES, DeletedRetry, JobLog, JobStatus, JobTag
 from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services import audit
 
@@ -131,7 +131,7 @@ def get_job(job_id: int) -> JobLog:
     """The job log ``job_id``; JobNotFound when there is none."""
     job = db.session.get(JobLog, job_id)
     if job is None:
-        raise JobNotFound(f"job {job_id} not found")
+        raise JobNotFound(f"job #{job_id} was deleted or never existed")
     return job
 
 
@@ -148,8 +148,21 @@ def jobs_for_record(source_type: str, source_id: int, limit: int = 20) -> list[J
 
 
 def retried_by(job_id: int) -> int | None:
-    """The id of the job that retried ``job_id``, if any."""
-    return db.session.scalar(select(JobLog.id).where(JobLog.retry_of == job_id).limit(1))
+    """The id of the job that retried ``job_id``, if any (also when that job was deleted)."""
+    live = db.session.scalar(select(JobLog.id).where(JobLog.retry_of == job_id).limit(1))
+    if live is not None:
+        return live
+    return db.session.scalar(
+        select(DeletedRetry.job_id).where(DeletedRetry.retry_of == job_id).limit(1)
+    )
+
+
+def existing_job_ids(job_ids: list[int | None]) -> set[int]:
+    """Which of these job ids still have a job log (pages link only to those)."""
+    wanted = [job_id for job_id in job_ids if job_id is not None]
+    if not wanted:
+        return set()
+    return set(db.session.scalars(select(JobLog.id).where(JobLog.id.in_(wanted))))
 
 
 @dataclass(frozen=True)
@@ -180,6 +193,7 @@ def failed_jobs_query(filters: FailedFilters | None = None) -> Select:
         select(JobLog)
         .where(JobLog.status == JobStatus.FAILED.value)
         .where(~exists().where(retry.retry_of == JobLog.id))
+        .where(~exists().where(DeletedRetry.retry_of == JobLog.id))
     )
     f = filters or FailedFilters()
     if f.task:
@@ -294,6 +308,13 @@ def _retry(
         jobs = db.session.scalars(select(JobLog).where(JobLog.id.in_(chunk)).order_by(JobLog.id))
         retried = dict(
             db.session.execute(
+                select(DeletedRetry.retry_of, DeletedRetry.job_id).where(
+                    DeletedRetry.retry_of.in_(chunk)
+                )
+            ).all()
+        )
+        retried |= dict(
+            db.session.execute(
                 select(JobLog.retry_of, JobLog.id).where(JobLog.retry_of.in_(chunk))
             ).all()
         )
@@ -348,9 +369,7 @@ def prune_jobs(
             audit.record("jobs.cleanup", count=deleted, filters={"days": days})
             db.session.commit()
             return deleted
-        db.session.execute(delete(JobLog).where(JobLog.id.in_(ids)))
-        db.session.commit()
-        deleted += len(ids)
+        deleted += _delete_jobs(ids)
         if on_progress:
             on_progress(deleted)
 
@@ -446,24 +465,55 @@ def failed_job_ids(filters: FailedFilters | None = None) -> list[int]:
 def delete_finished_jobs(job_ids: list[int]) -> int:
     """Delete these job records if they have finished; returns how many. Audited as
     ``job.delete`` (one job) or ``jobs.delete`` with the ids deleted."""
-    deleted = list(
+    finished = list(
         db.session.scalars(
-            delete(JobLog)
-            .where(JobLog.id.in_(job_ids), JobLog.status.in_(FINISHED_STATUSES))
-            .returning(JobLog.id)
+            select(JobLog.id).where(JobLog.id.in_(job_ids), JobLog.status.in_(FINISHED_STATUSES))
         )
     )
-    if len(deleted) == 1:
-        audit.record("job.delete", ("job", deleted[0]))
-    elif deleted:
-        audit.record("jobs.delete", count=len(deleted), records=("job", sorted(deleted)))
-    db.session.commit()
-    return len(deleted)
+    if len(finished) == 1:
+        audit.record("job.delete", ("job", finished[0]))
+    elif finished:
+        audit.record("jobs.delete", count=len(finished), records=("job", sorted(finished)))
+    return _delete_jobs(finished)
 
 
-def flush_failed() -> int:
-    """Delete every failed job record; returns how many. Audited as ``failed.flush``."""
-    result = db.session.execute(delete(JobLog).where(JobLog.status == JobStatus.FAILED.value))
-    audit.record("failed.flush", count=result.rowcount, filters={"status": "failed"})
+def failed_count(filters: FailedFilters | None = None) -> int:
+    """How many jobs the failed list shows (with these filters): what a flush deletes."""
+    query = failed_jobs_query(filters)
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def flush_failed(filters: FailedFilters | None = None, chunk_size: int = 5000) -> int:
+    """Delete exactly the failed jobs nobody has retried (the failed list, with these filters);
+    returns how many. The jobs they retried stay, marked as retried by a deleted job. Audited
+    as ``failed.flush`` with the filters and count, committed with the first deletion."""
+    ids = failed_job_ids(filters)
+    audit.record("failed.flush", count=len(ids), filters=filters.as_query() if filters else {})
+    deleted = 0
+    for start in range(0, len(ids), chunk_size):
+        deleted += _delete_jobs(ids[start : start + chunk_size])
+    return deleted
+
+
+def _delete_jobs(job_ids: list[int]) -> int:
+    """Delete these job logs; a deleted retry of a job that stays leaves a DeletedRetry, so that
+    job does not come back onto the failed list. Returns how many were deleted."""
+    if not job_ids:
+        return 0
+    retries = db.session.execute(
+        select(JobLog.id, JobLog.retry_of).where(
+            JobLog.id.in_(job_ids), JobLog.retry_of.is_not(None), JobLog.retry_of.not_in(job_ids)
+        )
+    ).all()
+    db.session.execute(delete(DeletedRetry).where(DeletedRetry.retry_of.in_(job_ids)))
+    if retries:
+        db.session.execute(
+            DeletedRetry.__table__.insert(),
+            [
+                {"job_id": job_id, "retry_of": retry_of, "deleted_at": utcnow()}
+                for job_id, retry_of in retries
+            ],
+        )
+    result = db.session.execute(delete(JobLog).where(JobLog.id.in_(job_ids)))
     db.session.commit()
     return result.rowcount
