@@ -1,71 +1,62 @@
 """The audit log, for admins."""
 
-from flask import jsonify
+from __future__ import annotations
 
-from webapp.api.blueprint import bp
-from webapp.api.openapi import PATHS, _errors, _json, _query
-from webapp.api.params import int_arg, str_arg, time_arg
-from webapp.auth import role_required
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from webapp.api.fields import QueryId, QueryText, QueryTime, query_limit
+from webapp.api.routing import api_route
+from webapp.api.schemas import Query
 from webapp.models.users import Role
 from webapp.services import audit
 
 
-@bp.get("/audit")
-@role_required(Role.ADMIN)
-def list_audit():
+class AuditQuery(Query):
+    actor: QueryText = Field(None, description="an e-mail, cli:<os user> or system")
+    action: QueryText = Field(None, description="exact, or a prefix ending in * (schedule.*)")
+    target_type: QueryText = None
+    target_id: QueryText = None
+    since: QueryTime = Field(None, description="at or after (ISO 8601)")
+    until: QueryTime = Field(None, description="before (ISO 8601)")
+    limit: query_limit(audit.MAX_PAGE) = 50
+    cursor: QueryId = Field(None, description="next_cursor of the previous page")
+
+
+class AuditTarget(BaseModel):
+    type: str
+    id: int | str | None
+
+
+class AuditRow(BaseModel):
+    id: int
+    at: str
+    actor: str = Field(description="an e-mail, cli:<os user> or system")
+    channel: Literal["page", "api", "cli", "system"]
+    action: str = Field(examples=["job.retry"])
+    target: AuditTarget | None
+    count: int | None
+    filters: dict[str, Any] | None
+    changes: dict[str, Any] | None
+    ip: str | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditRow]
+    next_cursor: int | None
+
+
+@api_route("/audit", ["GET"], query=AuditQuery, role=Role.ADMIN, responses={200: AuditPage})
+def list_audit(query: AuditQuery):
+    """Audit rows, newest first, keyset-paginated (admin)"""
     filters = audit.AuditFilters(
-        actor=str_arg("actor"),
-        action=str_arg("action"),
-        target_type=str_arg("target_type"),
-        target_id=str_arg("target_id"),
-        since=time_arg("since"),
-        until=time_arg("until"),
+        actor=query.actor,
+        action=query.action,
+        target_type=query.target_type,
+        target_id=query.target_id,
+        since=query.since,
+        until=query.until,
     )
-    items, next_cursor = audit.list_entries(
-        filters, int_arg("limit", default=50, minimum=1), int_arg("cursor", minimum=1)
-    )
-    return jsonify({"items": [e.to_dict() for e in items], "next_cursor": next_cursor})
-
-
-AUDIT_ROW = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "at": {"type": "string", "format": "date-time"},
-        "actor": {"type": "string", "description": "an e-mail, cli:<os user> or system"},
-        "channel": {"type": "string", "enum": ["page", "api", "cli", "system"]},
-        "action": {"type": "string", "example": "job.retry"},
-        "target": {"type": "object", "nullable": True},
-        "count": {"type": "integer", "nullable": True},
-        "filters": {"type": "object", "nullable": True},
-        "changes": {"type": "object", "nullable": True},
-        "ip": {"type": "string", "nullable": True},
-    },
-}
-PATHS["/api/audit"] = {
-    "get": {
-        "summary": "Audit rows, newest first, keyset-paginated (admin)",
-        "parameters": [
-            _query("actor", description="an e-mail, cli:<os user> or system"),
-            _query("action", description="exact, or a prefix ending in * (schedule.*)"),
-            _query("target_type"),
-            _query("target_id"),
-            _query("since", format="date-time", description="at or after"),
-            _query("until", format="date-time", description="before"),
-            _query("limit", "integer", minimum=1, maximum=500, default=50),
-            _query("cursor", "integer", minimum=1),
-        ],
-        "responses": {
-            "200": _json(
-                {
-                    "type": "object",
-                    "properties": {
-                        "items": {"type": "array", "items": AUDIT_ROW},
-                        "next_cursor": {"type": "integer", "nullable": True},
-                    },
-                }
-            ),
-            **_errors(400, 403),
-        },
-    }
-}
+    items, next_cursor = audit.list_entries(filters, query.limit, query.cursor)
+    return {"items": [e.to_dict() for e in items], "next_cursor": next_cursor}
