@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import delete, select
 
@@ -17,6 +18,10 @@ CACHE_SECONDS = 2.0
 
 _cache_lock = threading.Lock()
 _cache: tuple[float, set[tuple[str, str]]] = (0.0, set())
+
+# Called as listener(action, kind, name), action "pause" or "resume", inside the transaction
+# that makes the change: the app records who did it without this framework knowing how.
+change_listeners: list[Callable[[str, str, str], None]] = []
 
 
 class PauseError(NotFound):
@@ -38,6 +43,8 @@ def pause(kind: str, name: str, user_id: int | None = None) -> bool:
     if db.session.get(Pause, (kind, name)) is not None:
         return False
     db.session.add(Pause(kind=kind, name=name, paused_by=user_id))
+    for listener in change_listeners:
+        listener("pause", kind, name)
     db.session.commit()
     _forget()
     return True
@@ -47,6 +54,9 @@ def resume(kind: str, name: str) -> bool:
     """Resume it; False when it was not paused."""
     _check(kind, name)
     result = db.session.execute(delete(Pause).where(Pause.kind == kind, Pause.name == name))
+    if result.rowcount:
+        for listener in change_listeners:
+            listener("resume", kind, name)
     db.session.commit()
     _forget()
     return bool(result.rowcount)

@@ -2,7 +2,7 @@
 
 from jobkit.context import current_job
 from jobkit.tracking import tracked_task
-from webapp.services import jobs
+from webapp.services import audit, jobs
 
 
 @tracked_task(queue="low", tags=("system",))
@@ -12,3 +12,10 @@ def prune_job_logs(days: int) -> str:
         days, on_progress=lambda n: current_job().report(message=f"{n} deleted")
     )
     return f"Deleted {deleted} finished job logs older than {days} days."
+
+
+@tracked_task(queue="low")
+def prune_audit_log(days: int) -> str:
+    """Delete audit rows older than ``days`` days."""
+    deleted = audit.prune(days)
+    return f"Deleted {deleted} audit rows older than {days} days."

@@ -16,7 +16,7 @@ from jobkit.queue import huey
 from jobkit.recorder import recorder
 from jobkit.registry import task_named
 from jobkit.tracking import CONSUMER_ID, Call
-from tasks.maintenance import prune_job_logs
+from tasks.maintenance import prune_audit_log, prune_job_logs
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog, JobStatus
@@ -148,7 +148,9 @@ def interrupted(signal, task, *args, **kwargs) -> None:
 
 @huey.periodic_task(crontab(hour="3", minute="17"))
 def daily_prune() -> None:
-    """Prune finished job logs older than JOB_LOG_RETENTION_DAYS, once a day."""
+    """Once a day, prune finished job logs older than JOB_LOG_RETENTION_DAYS and audit rows
+    older than AUDIT_RETENTION_DAYS."""
     with app_context():
         if locks.first_this_minute("daily_prune", CONSUMER_ID):
             prune_job_logs.dispatch(current_app.config["JOB_LOG_RETENTION_DAYS"])
+            prune_audit_log.dispatch(current_app.config["AUDIT_RETENTION_DAYS"])

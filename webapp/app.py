@@ -12,6 +12,7 @@ import tasks  # noqa: F401  (every task module registers its tasks with Huey)
 from jobkit import bind_factory, configure_queue
 from webapp import (
     api,
+    audit,
     auth,
     dashboard,
     errors,
@@ -23,6 +24,7 @@ from webapp import (
     series,
     templating,
     transfers,
+    users,
 )
 from webapp.areas import init_areas
 from webapp.boundary import BoundedIdConverter
@@ -42,6 +44,8 @@ AREAS = (
     series.area,
     integrations.area,
     observability.area,
+    users.area,
+    audit.area,
     api.area,
 )
 

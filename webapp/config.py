@@ -47,6 +47,8 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "JOB_LOG_WRITER": env("JOB_LOG_WRITER") or "process",
         # Finished job logs older than this are deleted by the daily prune.
         "JOB_LOG_RETENTION_DAYS": int(env("JOB_LOG_RETENTION_DAYS") or 30),
+        # Audit rows older than this are deleted by the same daily prune, on their own clock.
+        "AUDIT_RETENTION_DAYS": int(env("AUDIT_RETENTION_DAYS") or 365),
         # Uploads larger than this are refused with 413.
         "IMPORT_MAX_BYTES": int(env("IMPORT_MAX_BYTES") or 20 * 1024 * 1024),
         # Export files are deleted this many days after they were made.

@@ -62,8 +62,7 @@ def update_schedule(schedule_id: int, body: ScheduleInput):
 @api_route("/schedules/<int:schedule_id>", ["DELETE"], role=Role.ADMIN, responses={204: None})
 def delete_schedule(schedule_id: int):
     """Delete a schedule and its history (admin)"""
-    db.session.delete(service.get_schedule(schedule_id))
-    db.session.commit()
+    service.delete_schedule(service.get_schedule(schedule_id))
     return None, 204
 
 

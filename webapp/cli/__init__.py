@@ -4,6 +4,7 @@ and the output helpers in ``output``. Each area's own commands live in its folde
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,10 @@ import click
 from flask import Flask
 
 from webapp.exceptions import ServiceError
+from webapp.services import audit
+
+# Set by the scheduler for the commands it runs: what they do is the system's doing.
+SCHEDULED_ENV = "JOBDECK_SCHEDULED_RUN"
 
 
 def _reporting(callback: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,6 +43,28 @@ def report_service_errors(command: click.Command) -> None:
 
 
 def add_command(app: Flask, command: click.Command) -> None:
-    """Make ``command`` a ``flask`` command of ``app``, reporting service errors as above."""
+    """Make ``command`` a ``flask`` command of ``app``, reporting service errors as above;
+    what it records in the audit log is done by ``cli:<os user>``."""
     report_service_errors(command)
+    _audited_as_cli(command)
     app.cli.add_command(command)
+
+
+def _audited_as_cli(command: click.Command) -> None:
+    # Command objects are module-level and shared by every app built in this process: wrap once.
+    if getattr(command, "_audited_as_cli", False):
+        return
+    invoke = command.invoke
+
+    @functools.wraps(invoke)
+    def invoke_as_cli(ctx: click.Context):
+        if os.environ.get(SCHEDULED_ENV):
+            return invoke(ctx)
+        token = audit.acting_as(audit.cli_actor())
+        try:
+            return invoke(ctx)
+        finally:
+            audit.stop_acting(token)
+
+    command.invoke = invoke_as_cli
+    command._audited_as_cli = True

@@ -4,7 +4,6 @@ from sqlalchemy import select
 
 from tasks.integrations import process_integration_data
 from webapp.auth.forms import ActionForm
-from webapp.extensions import db
 from webapp.integrations.forms import IntegrationForm
 from webapp.models.integrations import Integration
 from webapp.services import integrations as service
@@ -126,8 +125,7 @@ def fetch(integration_id: int):
 def toggle(integration_id: int):
     integration = _own(integration_id)
     _checked_form()
-    integration.active = not integration.active
-    db.session.commit()
+    service.set_active(integration, not integration.active)
     flash(f"{integration.name} {'resumed' if integration.active else 'paused'}.", "success")
     return redirect(url_for("integrations.index"))
 
@@ -137,7 +135,6 @@ def toggle(integration_id: int):
 def delete(integration_id: int):
     integration = _own(integration_id)
     _checked_form()
-    db.session.delete(integration)
-    db.session.commit()
+    service.delete_integration(integration)
     flash(f"Deleted {integration.name}.", "success")
     return redirect(url_for("integrations.index"))

@@ -130,8 +130,11 @@ def failed(task, queue_name, error, since, as_json: bool) -> None:
 @failed_filter_options
 def retry(targets: tuple[str, ...], task, queue_name, error, since) -> None:
     """Retry failed jobs: `all` (matching the filters), or one or more job ids."""
+    sweep = {}
     if targets == ("all",):
-        ids = job_service.failed_job_ids(_filters(task, queue_name, error, since))
+        filters = _filters(task, queue_name, error, since)
+        ids = job_service.failed_job_ids(filters)
+        sweep = {"action": "failed.retry_all", "filters": filters.as_query()}
         click.echo(
             f"Retrying {len(ids)} failed job(s) found now; new failures wait for the next retry."
         )
@@ -142,7 +145,7 @@ def retry(targets: tuple[str, ...], task, queue_name, error, since) -> None:
     if not ids:
         click.echo("No failed jobs to retry.")
         return
-    new_ids, problems = job_service.retry_jobs(ids)
+    new_ids, problems = job_service.retry_jobs(ids, **sweep)
     for problem in problems:
         click.echo(problem, err=True)
     click.echo(f"Retried {len(new_ids)} failed job(s).")

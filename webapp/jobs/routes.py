@@ -11,6 +11,7 @@ from webapp.extensions import db
 from webapp.jobs.forms import FailedFilterForm, JobFilterForm
 from webapp.models.jobs import JobLog
 from webapp.models.users import Role
+from webapp.services import audit
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobError, JobFilters
 from webapp.templating import render_page
@@ -114,6 +115,10 @@ def bulk():
     return redirect(url_for("jobs.index", **query))
 
 
+# The audit rows a job's page tells of: "Retried by X at T".
+INTERVENTIONS = ("job.retry", "jobs.retry", "failed.retry_all", "job.cancel", "jobs.cancel")
+
+
 def job_context(job_id: int) -> dict:
     job = job_service.get_job(job_id)
     retried_by = job_service.retried_by(job.id)
@@ -121,6 +126,7 @@ def job_context(job_id: int) -> dict:
         "job": job,
         "retried_by": retried_by,
         "retried_by_exists": bool(job_service.existing_job_ids([retried_by])),
+        "interventions": audit.entries_for("job", job.id, INTERVENTIONS, limit=10),
         "retry_of_job": db.session.get(JobLog, job.retry_of) if job.retry_of else None,
         "form": ActionForm(),
     }
@@ -236,11 +242,13 @@ def retry_failed():
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
     filters = failed_filters(request.form)
-    ids = job_service.failed_job_ids(filters) if request.form.get("all") == "1" else _selected_ids()
+    retry_all = request.form.get("all") == "1"
+    ids = job_service.failed_job_ids(filters) if retry_all else _selected_ids()
     if not ids:
         flash("No failed jobs were selected.", "info")
     else:
-        new_ids, problems = job_service.retry_jobs(ids, current_user.id)
+        sweep = {"action": "failed.retry_all", "filters": filters.as_query()} if retry_all else {}
+        new_ids, problems = job_service.retry_jobs(ids, current_user.id, **sweep)
         flash(f"Retried {len(new_ids)} failed job(s).", "success")
         for problem in problems[:5]:
             flash(problem, "error")

@@ -10,7 +10,7 @@ from webapp.models.base import utcnow
 from webapp.models.schedules import Schedule
 from webapp.models.users import Role
 from webapp.schedules.forms import ScheduleForm, parameters_from_text, parameters_to_text
-from webapp.services import commands, timing
+from webapp.services import audit, commands, timing
 from webapp.services import schedules as service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing
@@ -155,6 +155,10 @@ def preview():
     )
 
 
+# The audit rows a schedule's page lists as its edits.
+SCHEDULE_EDITS = ("schedule.create", "schedule.update", "schedule.toggle")
+
+
 def detail_context(schedule_id: int) -> dict:
     schedule = service.get_schedule(schedule_id)
     runs = service.runs_of(schedule.id, 50)
@@ -165,6 +169,7 @@ def detail_context(schedule_id: int) -> dict:
         "jobs": jobs,
         "description": timing.describe(schedule.cron),
         "any_active": any(r.status in ("pending", "running") for r in runs),
+        "edits": audit.entries_for("schedule", schedule.id, SCHEDULE_EDITS),
         "form": ActionForm(),
     }
 
@@ -214,7 +219,6 @@ def run_now(schedule_id: int):
 def delete(schedule_id: int):
     schedule = service.get_schedule(schedule_id)
     _checked()
-    db.session.delete(schedule)
-    db.session.commit()
+    service.delete_schedule(schedule)
     flash(f"Deleted the schedule {schedule.name}.", "success")
     return redirect(url_for("schedules.index"))

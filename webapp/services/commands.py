@@ -131,6 +131,8 @@ def _environment() -> dict[str, str]:
         "TVMAZE_URL": config["TVMAZE_URL"],
         "RETRY_DELAYS": ",".join(str(d) for d in config["RETRY_DELAYS"]),
         "JOBDECK_INSTANCE_PATH": current_app.instance_path,
+        # Its audit rows name the system, not the consumer's OS user (webapp.cli).
+        "JOBDECK_SCHEDULED_RUN": "1",
     }
 
 

@@ -15,13 +15,16 @@ from flask import current_app
 from openpyxl import Workbook
 from sqlalchemy import Select, func, or_, select, update
 
-from webapp.exceptions import Invalid, NotFound
+from webapp.exceptions import Forbidden, Invalid, NotFound
 from webapp.extensions import db
+from webapp.models.audit import AuditEntry
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog
 from webapp.models.schedules import ScheduleRun
 from webapp.models.series import Episode, Series
 from webapp.models.transfers import Export
+from webapp.models.users import User
+from webapp.services import audit
 from webapp.services.files import neutralise
 from webapp.services.ownership import owned, owned_list
 
@@ -45,6 +48,7 @@ class Dataset:
     search: tuple[str, ...]  # columns searched by the `search` filter
     status_column: str | None
     time_column: str
+    admins_only: bool = False
 
 
 DATASETS = {
@@ -134,6 +138,27 @@ DATASETS = {
             "status",
             "due_at",
         ),
+        Dataset(
+            "audit",
+            AuditEntry,
+            (
+                "id",
+                "at",
+                "actor",
+                "channel",
+                "action",
+                "target_type",
+                "target_id",
+                "count",
+                "filters",
+                "changes",
+                "ip",
+            ),
+            ("actor", "action", "target_id"),
+            "channel",
+            "at",
+            admins_only=True,
+        ),
     )
 }
 
@@ -185,10 +210,23 @@ def query_for(dataset: Dataset, filters: dict[str, str]) -> Select:
 
 
 def start_export(dataset: str, fmt: str, filters: dict | None, user_id: int | None) -> Export:
-    export = Export(
-        dataset=dataset, format=fmt, filters=clean_request(dataset, fmt, filters), user_id=user_id
-    )
+    """Record an export for ``user_id`` (None: the CLI); audited as ``export.create``.
+
+    Forbidden when the dataset is for admins only and the user is not one.
+    """
+    cleaned = clean_request(dataset, fmt, filters)
+    if DATASETS[dataset].admins_only and user_id is not None:
+        user = db.session.get(User, user_id)
+        if user is None or not user.is_admin:
+            raise Forbidden(f"the {dataset} dataset is for admins only")
+    export = Export(dataset=dataset, format=fmt, filters=cleaned, user_id=user_id)
     db.session.add(export)
+    db.session.flush()
+    audit.record(
+        "export.create",
+        ("export", export.id),
+        changes={"dataset": dataset, "format": fmt, "filters": cleaned},
+    )
     db.session.commit()
     return export
 
@@ -211,6 +249,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     return value
+
+
+def _cell(value: Any) -> Any:
+    """A value for one spreadsheet cell: JSON columns as JSON text."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=str)
+    return neutralise(_plain(value))
 
 
 def _rows(stmt: Select) -> Iterator[tuple]:
@@ -268,7 +313,7 @@ def _write_csv(path: Path, columns, rows, progress) -> int:
         writer = csv.writer(f)
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([neutralise(_plain(v)) for v in row])
+            writer.writerow([_cell(v) for v in row])
             count += 1
             if count % 10_000 == 0:
                 progress(count)
@@ -296,7 +341,7 @@ def _write_xlsx(path: Path, columns, rows, progress) -> int:
     count = 0
     for row in rows:
         # write-only cells starting with "=" would be formulas: neutralise them
-        sheet.append([neutralise(_plain(v)) for v in row])
+        sheet.append([_cell(v) for v in row])
         count += 1
         if count % 10_000 == 0:
             progress(count)

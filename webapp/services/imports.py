@@ -22,6 +22,7 @@ from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.series import Series
 from webapp.models.transfers import FailedImportRow, Import
+from webapp.services import audit
 from webapp.services.files import FileRefused, check_table, csv_text, read_table
 from webapp.services.integrations import IntegrationError, plugin_for
 from webapp.services.ownership import owned
@@ -244,6 +245,12 @@ def store_upload(
             total_rows=total,
         )
         db.session.add(record)
+        db.session.flush()
+        audit.record(
+            "import.create",
+            ("import", record.id),
+            changes={"importer": importer, "filename": record.filename, "dry_run": dry_run},
+        )
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -23,6 +23,7 @@ from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
+from webapp.services import audit
 from webapp.services.tvmaze import TVmazeError, UpstreamUnavailable, tvmaze
 
 MIN_FREQUENCY_MINUTES = 1
@@ -153,8 +154,39 @@ def create_integration(
         update_frequency_minutes=frequency_minutes,
     )
     db.session.add(integration)
+    db.session.flush()
+    # Never the settings: they may hold the integration's secrets.
+    audit.record(
+        "integration.create",
+        ("integration", integration.id),
+        changes={"service": service, "name": integration.name, "every": frequency_minutes},
+    )
     db.session.commit()
     return integration
+
+
+def set_active(integration: Integration, active: bool) -> Integration:
+    """Pause or resume an integration's updates; audited as ``integration.update``."""
+    if integration.active != active:
+        audit.record(
+            "integration.update",
+            ("integration", integration.id),
+            changes={"active": [integration.active, active]},
+        )
+        integration.active = active
+        db.session.commit()
+    return integration
+
+
+def delete_integration(integration: Integration) -> None:
+    """Delete an integration; audited as ``integration.delete``."""
+    audit.record(
+        "integration.delete",
+        ("integration", integration.id),
+        changes={"service": integration.service, "name": integration.name},
+    )
+    db.session.delete(integration)
+    db.session.commit()
 
 
 def integration_for(integration_id: int, user_id: int | None = None) -> Integration:
@@ -197,6 +229,7 @@ def trigger_due(
 
     First releases the ones whose job has ended without telling them. Each is claimed with a
     conditional UPDATE, so two checkers running at once never trigger the same integration twice.
+    Audited as ``integration.fetch`` when a person asked.
     """
     if service:
         plugin_for(service)
@@ -217,6 +250,18 @@ def trigger_due(
         )
         if result.rowcount:
             claimed.append(integration_id)
+    # The consumer's own checks every 30 s are routine, not anyone's action.
+    if audit.current_channel() == "system":
+        pass
+    elif len(claimed) == 1 and only_ids is not None:
+        audit.record("integration.fetch", ("integration", claimed[0]))
+    elif claimed:
+        audit.record(
+            "integration.fetch",
+            count=len(claimed),
+            filters={"service": service, "force": force},
+            records=("integration", claimed),
+        )
     db.session.commit()
     return claimed
 

@@ -30,6 +30,7 @@ from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, DeletedRetry, JobLog, JobStatus, JobTag
 from webapp.models.search import PG_SEARCH_TEXT
+from webapp.services import audit
 
 
 class JobError(Conflict):
@@ -210,7 +211,15 @@ def failed_jobs_query(filters: FailedFilters | None = None) -> Select:
 
 
 def cancel_job(job_id: int) -> JobLog:
-    """Cancel a pending job (it will never run) or ask a running one to stop at its next report."""
+    """Cancel a pending job (it will never run) or ask a running one to stop at its next report;
+    audited as ``job.cancel``."""
+    job = _cancel(job_id)
+    audit.record("job.cancel", ("job", job_id), changes={"status": job.status})
+    db.session.commit()
+    return job
+
+
+def _cancel(job_id: int) -> JobLog:
     job = get_job(job_id)
     db.session.commit()  # end this session's read so that the recorder's write is seen
     if recorder.cancel_pending(db.engine, job_id, "Cancelled before it ran."):
@@ -229,37 +238,70 @@ def cancel_job(job_id: int) -> JobLog:
 
 
 def cancel_jobs(job_ids: list[int]) -> tuple[list[int], list[str]]:
-    """Cancel each of these jobs that is pending or running; the rest are said why not."""
+    """Cancel each of these jobs that is pending or running; the rest are said why not.
+    One ``jobs.cancel`` audit row names the jobs cancelled."""
     cancelled: list[int] = []
     problems: list[str] = []
     for job_id in job_ids:
         try:
-            cancel_job(job_id)
+            _cancel(job_id)
         except JobError as exc:
             problems.append(str(exc))
         else:
             cancelled.append(job_id)
+    if cancelled:
+        audit.record("jobs.cancel", count=len(cancelled), records=("job", cancelled))
+        db.session.commit()
     return cancelled, problems
 
 
 def retry_job(job_id: int, user_id: int | None = None) -> int:
-    """Run a failed or cancelled job again with the same arguments; returns the new job's id."""
+    """Run a failed or cancelled job again with the same arguments; returns the new job's id.
+    Audited as ``job.retry``."""
     get_job(job_id)
-    new_ids, problems = retry_jobs([job_id], user_id)
+    new_ids, problems = _retry(job_ids=[job_id], user_id=user_id)
     if problems:
         raise JobError(problems[0])
+    audit.record("job.retry", ("job", job_id), changes={"new_job": new_ids[0]})
+    db.session.commit()
     return new_ids[0]
 
 
 def retry_jobs(
-    job_ids: list[int], user_id: int | None = None, chunk_size: int = 500
+    job_ids: list[int],
+    user_id: int | None = None,
+    chunk_size: int = 500,
+    *,
+    action: str = "jobs.retry",
+    filters: dict[str, Any] | None = None,
 ) -> tuple[list[int], list[str]]:
     """Retry a fixed list of jobs, a chunk at a time with one bulk dispatch per task; returns
     the new ids and a message for each job that could not be retried.
 
     The list is fixed before the sweep starts, so jobs that fail again during it are not
-    picked up again (no endless "retry all").
+    picked up again (no endless "retry all"). One audit row (``action``: ``jobs.retry``, or
+    ``failed.retry_all`` with the ``filters`` that chose the jobs) counts the jobs retried.
     """
+    new_ids, problems = _retry(job_ids, user_id, chunk_size)
+    if new_ids or filters is not None:
+        retried = [
+            old_id
+            for start in range(0, len(new_ids), chunk_size)
+            for old_id in db.session.scalars(
+                select(JobLog.retry_of).where(
+                    JobLog.id.in_(new_ids[start : start + chunk_size]),
+                    JobLog.retry_of.is_not(None),
+                )
+            )
+        ]
+        audit.record(action, count=len(new_ids), filters=filters, records=("job", retried))
+        db.session.commit()
+    return new_ids, problems
+
+
+def _retry(
+    job_ids: list[int], user_id: int | None = None, chunk_size: int = 500
+) -> tuple[list[int], list[str]]:
     new_ids: list[int] = []
     problems: list[str] = []
     for start in range(0, len(job_ids), chunk_size):
@@ -313,6 +355,7 @@ def prune_jobs(
     """Delete finished job logs older than ``days`` days, in chunks; returns how many.
 
     ``days`` beyond what a calendar holds is refused (BadRequest) rather than overflowing.
+    Audited as ``jobs.cleanup`` with the number deleted.
     """
     if days < 0:
         raise JobQueryError("days must be zero or more")
@@ -327,6 +370,8 @@ def prune_jobs(
             )
         )
         if not ids:
+            audit.record("jobs.cleanup", count=deleted, filters={"days": days})
+            db.session.commit()
             return deleted
         deleted += _delete_jobs(ids)
         if on_progress:
@@ -422,12 +467,17 @@ def failed_job_ids(filters: FailedFilters | None = None) -> list[int]:
 
 
 def delete_finished_jobs(job_ids: list[int]) -> int:
-    """Delete these job records if they have finished; returns how many."""
+    """Delete these job records if they have finished; returns how many. Audited as
+    ``job.delete`` (one job) or ``jobs.delete`` with the ids deleted."""
     finished = list(
         db.session.scalars(
             select(JobLog.id).where(JobLog.id.in_(job_ids), JobLog.status.in_(FINISHED_STATUSES))
         )
     )
+    if len(finished) == 1:
+        audit.record("job.delete", ("job", finished[0]))
+    elif finished:
+        audit.record("jobs.delete", count=len(finished), records=("job", sorted(finished)))
     return _delete_jobs(finished)
 
 
@@ -439,8 +489,10 @@ def failed_count(filters: FailedFilters | None = None) -> int:
 
 def flush_failed(filters: FailedFilters | None = None, chunk_size: int = 5000) -> int:
     """Delete exactly the failed jobs nobody has retried (the failed list, with these filters);
-    returns how many. The jobs they retried stay, marked as retried by a deleted job."""
+    returns how many. The jobs they retried stay, marked as retried by a deleted job. Audited
+    as ``failed.flush`` with the filters and count, committed with the first deletion."""
     ids = failed_job_ids(filters)
+    audit.record("failed.flush", count=len(ids), filters=filters.as_query() if filters else {})
     deleted = 0
     for start in range(0, len(ids), chunk_size):
         deleted += _delete_jobs(ids[start : start + chunk_size])

@@ -16,7 +16,7 @@ from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import QUEUES
 from webapp.models.schedules import Schedule, ScheduleRun
-from webapp.services import commands, timing
+from webapp.services import audit, commands, timing
 
 TICK_SECONDS = 60  # the tick plans every run due before the next tick
 CATCH_UP_GRACE_SECONDS = 90  # older than this when the tick finds it: the run was missed
@@ -175,23 +175,63 @@ def _plan_next(schedule: Schedule, now: datetime | None = None) -> None:
     schedule.next_run_at = runs[0]
 
 
+# What an edit can change, as the audit log shows it.
+EDITABLE = (
+    "name",
+    "description",
+    "command",
+    "parameters",
+    "cron",
+    "timezone",
+    "queue",
+    "active",
+    "without_overlapping",
+    "success_window_minutes",
+)
+
+
+def _snapshot(schedule: Schedule) -> dict[str, Any]:
+    return {key: getattr(schedule, key) for key in EDITABLE}
+
+
 def create_schedule(data: dict[str, Any], user_id: int | None = None) -> Schedule:
+    """Add a schedule; audited as ``schedule.create``."""
     schedule = Schedule(created_by=user_id, **clean_fields(data))
     _plan_next(schedule)
     db.session.add(schedule)
+    db.session.flush()
+    audit.record(
+        "schedule.create", ("schedule", schedule.id), changes=audit.diff({}, _snapshot(schedule))
+    )
     db.session.commit()
     return schedule
 
 
 def update_schedule(schedule: Schedule, data: dict[str, Any]) -> Schedule:
+    """Change a schedule; audited as ``schedule.toggle`` when only ``active`` changes, else
+    ``schedule.update``, with each changed field before and after."""
     fields = clean_fields(data, schedule)
+    before = _snapshot(schedule)
     retime = any(k in fields for k in ("cron", "timezone", "active"))
     for key, value in fields.items():
         setattr(schedule, key, value)
     if retime:
         _plan_next(schedule)
+    changes = audit.diff(before, _snapshot(schedule))
+    if changes:
+        action = "schedule.toggle" if set(changes) == {"active"} else "schedule.update"
+        audit.record(action, ("schedule", schedule.id), changes=changes)
     db.session.commit()
     return schedule
+
+
+def delete_schedule(schedule: Schedule) -> None:
+    """Delete a schedule and its runs; audited as ``schedule.delete`` with what it was."""
+    audit.record(
+        "schedule.delete", ("schedule", schedule.id), changes=audit.diff(_snapshot(schedule), {})
+    )
+    db.session.delete(schedule)
+    db.session.commit()
 
 
 def get_schedule(ref: int | str) -> Schedule:
@@ -387,8 +427,11 @@ def _times_until(schedule: Schedule, end: datetime) -> tuple[list[datetime], dat
 
 
 def manual_run(schedule: Schedule, note: str = "Run now") -> ScheduleRun:
+    """A run of ``schedule`` due now, whatever its timing; audited as ``schedule.run``."""
     run = ScheduleRun(schedule_id=schedule.id, due_at=utcnow(), trigger="manual", note=note)
     db.session.add(run)
+    db.session.flush()
+    audit.record("schedule.run", ("schedule", schedule.id), changes={"run": run.id, "note": note})
     db.session.commit()
     return run
 

@@ -17,6 +17,7 @@ from webapp.models.base import utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog
 from webapp.models.series import Episode, Series, SyncStatus
 from webapp.models.users import User
+from webapp.services import audit
 from webapp.services.tvmaze import UPDATE_WINDOWS, ShowNotFound, TVmazeError, tvmaze
 
 SERIES_DATA_TASK = "import_series_data"
@@ -54,6 +55,10 @@ def add_series(
         raise SeriesExists(f"{existing.label} is already there (series {existing.id})")
     series = Series(tvmaze_id=tvmaze_id, tvdb_id=tvdb_id, added_by_id=user_id)
     db.session.add(series)
+    db.session.flush()
+    audit.record(
+        "series.add", ("series", series.id), changes={"tvmaze_id": tvmaze_id, "tvdb_id": tvdb_id}
+    )
     db.session.commit()
     return series
 
