@@ -43,6 +43,7 @@ from tasks.queue import QUEUE_PRIORITIES, enqueue_many, huey
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
+from webapp.redaction import REDACTED
 from webapp.services.pauses import is_paused
 from webapp.services.recorder import pending_row, recorder
 
@@ -90,6 +91,7 @@ class TrackedTask:
         on_failure: Callable[..., None] | None = None,
         unique_key: Callable[..., Any] | None = None,
         rerun_if_lost: bool = False,
+        secret_args: Sequence[str] = (),
     ) -> None:
         if queue not in QUEUE_PRIORITIES:
             raise ValueError(f"unknown queue {queue!r}; use one of {', '.join(QUEUE_PRIORITIES)}")
@@ -102,6 +104,7 @@ class TrackedTask:
         self.unique_key = unique_key
         self.rerun_if_lost = rerun_if_lost
         self.signature = inspect.signature(func)
+        self.secret_args = frozenset(secret_args)
         clash = set(self.signature.parameters) & set(DISPATCH_OPTIONS)
         if clash:
             raise ValueError(f"{self.name}: parameter names reserved by dispatch: {clash}")
@@ -123,7 +126,10 @@ class TrackedTask:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{self.name}: {exc}") from None
-        return dict(bound.arguments)
+        return {
+            name: REDACTED if name in self.secret_args else value
+            for name, value in bound.arguments.items()
+        }
 
     def key_for(self, call: Call) -> str | None:
         return None if self.unique_key is None else str(self.unique_key(*call.args, **call.kwargs))
@@ -222,6 +228,8 @@ class TrackedTask:
     def _row(self, call: Call, queue: str, max_attempts: int, user_id, batch_id) -> dict:
         payload = self.payload_for(call.args, call.kwargs)
         arguments = {"args": list(call.args), "kwargs": call.kwargs}
+        if self.secret_args:
+            arguments = self._without_secrets(call)
         try:
             json.dumps(arguments)
         except TypeError as exc:
@@ -240,6 +248,16 @@ class TrackedTask:
             source_id=source_id,
             unique_key=self.key_for(call),
         )
+
+    def _without_secrets(self, call: Call) -> dict[str, Any]:
+        """The call's arguments as a job log keeps them: ``secret_args`` never stored."""
+        names = list(self.signature.parameters)
+        args = [
+            REDACTED if i < len(names) and names[i] in self.secret_args else value
+            for i, value in enumerate(call.args)
+        ]
+        kwargs = {k: REDACTED if k in self.secret_args else v for k, v in call.kwargs.items()}
+        return {"args": args, "kwargs": kwargs}
 
     def _active_jobs_by_key(self, keys: list[str | None]) -> dict[str, int]:
         wanted = {key for key in keys if key is not None}
@@ -392,6 +410,7 @@ def tracked_task(
     on_failure: Callable[..., None] | None = None,
     unique_key: Callable[..., Any] | None = None,
     rerun_if_lost: bool = False,
+    secret_args: Sequence[str] = (),
 ) -> Callable[[Callable[..., Any]], TrackedTask]:
     """Make a function a tracked Huey task on ``queue`` (high, default or low).
 
@@ -401,12 +420,14 @@ def tracked_task(
     thread from outside). ``on_failure(*args, error=..., **kwargs)`` runs once the job has failed
     for good. ``unique_key(*args, **kwargs)`` allows one pending or running job per key.
     ``rerun_if_lost``: a job whose consumer died is queued again instead of failed.
+    ``secret_args``: parameters whose values the job log never keeps (shown ``[redacted]``; a
+    retry from the log cannot repeat them, so such a task is best given a record's id).
     """
     policy = RetryPolicy(retries, retry_delays, backoff)
 
     def decorator(func: Callable[..., Any]) -> TrackedTask:
         return TrackedTask(
-            func, queue, policy, name, timeout, on_failure, unique_key, rerun_if_lost
+            func, queue, policy, name, timeout, on_failure, unique_key, rerun_if_lost, secret_args
         )
 
     return decorator

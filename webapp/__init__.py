@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from webapp import redaction
 from webapp.config import settings_from_environment
 from webapp.extensions import csrf, db, login_manager, migrate
 
@@ -30,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Refuse oversized uploads (413) before reading them; a little room for the form fields.
     app.config.setdefault("MAX_CONTENT_LENGTH", app.config["IMPORT_MAX_BYTES"] + 64 * 1024)
 
+    redaction.configure(app.config["REDACT_KEYS"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
@@ -40,7 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     tasks.configure_queue(app.config["QUEUE_URL"], immediate=app.config["HUEY_IMMEDIATE"])
 
-    from webapp import auth, errors, templating
+    from webapp import auth, errors, security, templating
     from webapp.api import bp as api_bp
     from webapp.cli import register_commands
     from webapp.dashboard import bp as dashboard_bp
@@ -52,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     auth.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     templating.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard_bp)

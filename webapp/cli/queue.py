@@ -5,6 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from webapp import redaction
 from webapp.cli.jobs import echo_jobs
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.extensions import db
@@ -54,6 +55,7 @@ def work(workers: int, max_delay: float, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("huey").addFilter(_traceback_in_the_job_log)
+    redaction.redact_logs()
     app = current_app._get_current_object()
     if app.config["JOB_LOG_WRITER"] not in ("process", "thread"):
         raise click.UsageError(
@@ -76,7 +78,8 @@ def work(workers: int, max_delay: float, verbose: bool) -> None:
     )
     upkeep = Upkeep(app, workers)
     upkeep.start()
-    click.echo(f"Consuming {app.config['QUEUE_URL']} with {workers} worker(s); Ctrl-C stops.")
+    queue_url = redaction.redact_text(app.config["QUEUE_URL"])
+    click.echo(f"Consuming {queue_url} with {workers} worker(s); Ctrl-C stops.")
     try:
         consumer.run()
     finally:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from webapp.models.base import UTCDateTime, utcnow
 from webapp.models.jobs import JobLog, JobStatus
+from webapp.redaction import redact_job_values
 from webapp.services.job_writer import WriterGone, WriterProcess, can_write_for
 
 log = logging.getLogger(__name__)
@@ -155,10 +156,11 @@ class JobRecorder:
             self._detached.add(job_id)
 
     def change(self, engine: Engine | None, job_id: int, values: Mapping[str, Any]) -> None:
-        """Record new column values for one job; later values win over earlier ones. A
-        consumer's recorder knows its engine (``engine`` may then be None)."""
+        """Record new column values for one job, secrets redacted; later values win over
+        earlier ones. A consumer's recorder knows its engine (``engine`` may then be None)."""
         if job_id in self._detached:
             return
+        values = redact_job_values(values)  # secrets never reach the database, index or export
         if self._thread is None:
             self._write(engine or self._engine, {job_id: dict(values)})
             return
@@ -290,7 +292,8 @@ def pending_row(
     max_attempts: int,
     **fields: Any,
 ) -> dict[str, Any]:
-    """A new job-log row in the ``pending`` state, ready for ``insert_jobs``."""
+    """A new job-log row in the ``pending`` state, ready for ``insert_jobs``; its arguments
+    and payload with their secrets redacted."""
     row = {
         "task": task,
         "queue": queue,
@@ -309,4 +312,4 @@ def pending_row(
         "unique_key": None,
     }
     row.update(fields)
-    return row
+    return redact_job_values(row)
