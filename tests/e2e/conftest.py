@@ -79,6 +79,7 @@ def e2e(request, tmp_path, monkeypatch) -> Iterator[dict]:
         "JOBDECK_INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": "test",
         "RETRY_DELAYS": "1,1",
+        "OUTBOUND_ALLOW_PRIVATE": "1",  # the fakes listen on 127.0.0.1
     }
     consumers: list[Consumer] = []
 

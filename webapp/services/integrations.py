@@ -19,6 +19,7 @@ from sqlalchemy import or_, select, update
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
+from webapp.services import outbound
 from webapp.services.tvmaze import UpstreamUnavailable, tvmaze
 
 MIN_FREQUENCY_MINUTES = 1
@@ -91,20 +92,22 @@ class JsonUrlPoller(IntegrationPlugin):
 
     def fetch(self, integration: Integration) -> dict[str, Any]:
         url = integration.settings["url"]
+        # Errors name the URL without its query: that is where keys travel.
+        shown = outbound.display_url(url)
         try:
-            response = httpx.get(
-                url, timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=True
-            )
+            response = outbound.request("GET", url)
+        except outbound.OutboundError as exc:
+            raise IntegrationError(str(exc)) from exc
         except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"{url} cannot be reached ({exc})") from exc
+            raise UpstreamUnavailable(f"{shown} cannot be reached ({type(exc).__name__})") from exc
         if response.status_code >= 500:
-            raise UpstreamUnavailable(f"{url} answered {response.status_code}")
+            raise UpstreamUnavailable(f"{shown} answered {response.status_code}")
         if response.status_code >= 400:
-            raise IntegrationError(f"{url} answered {response.status_code}")
+            raise IntegrationError(f"{shown} answered {response.status_code}")
         try:
             return {"body": response.json()}
         except ValueError as exc:
-            raise IntegrationError(f"{url} did not answer with JSON") from exc
+            raise IntegrationError(f"{shown} did not answer with JSON") from exc
 
 
 PLUGINS: dict[str, IntegrationPlugin] = {
