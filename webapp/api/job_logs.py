@@ -7,6 +7,7 @@ from webapp.auth import role_required
 from webapp.models.users import Role
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
+from webapp.services.ownership import viewer_of
 
 
 @bp.get("/job-logs")
@@ -21,6 +22,7 @@ def list_job_logs():
         q=str_arg("q"),
         since=time_arg("since"),
         until=time_arg("until"),
+        viewer=viewer_of(current_user),
     )
     order = str_arg("order") or "newest"
     if order not in ("newest", "oldest"):
@@ -36,23 +38,25 @@ def list_job_logs():
 
 @bp.get("/job-logs/stats")
 def job_log_stats():
-    return jsonify(job_service.job_stats())
+    return jsonify(job_service.job_stats(viewer_of(current_user)))
 
 
 @bp.get("/job-logs/<int:job_id>")
 def get_job_log(job_id: int):
-    return jsonify(job_service.get_job(job_id).to_dict())
+    return jsonify(job_service.get_job(job_id, viewer_of(current_user)).to_dict())
 
 
 @bp.post("/job-logs/<int:job_id>/cancel")
 @role_required(Role.OPERATOR)
 def cancel_job_log(job_id: int):
+    job_service.get_job(job_id, viewer_of(current_user))  # another user's job is not found
     return jsonify(job_service.cancel_job(job_id).to_dict())
 
 
 @bp.post("/job-logs/<int:job_id>/retry")
 @role_required(Role.OPERATOR)
 def retry_job_log(job_id: int):
+    job_service.get_job(job_id, viewer_of(current_user))
     new_id = job_service.retry_job(job_id, current_user.id)
     return jsonify(job_service.get_job(new_id).to_dict()), 202
 
@@ -68,4 +72,4 @@ def cleanup_job_logs():
 
 @bp.get("/queues")
 def queues():
-    return jsonify(job_service.queue_counts())
+    return jsonify(job_service.queue_counts(viewer_of(current_user)))

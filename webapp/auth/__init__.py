@@ -12,6 +12,8 @@ from flask_login import current_user
 from webapp.errors import error_response, wants_json
 from webapp.extensions import db, login_manager
 from webapp.models.users import Role, User
+from webapp.services import throttle
+from webapp.services.users import user_for_token
 
 bp = Blueprint("auth", __name__, url_prefix="")
 
@@ -31,9 +33,17 @@ def init_app(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        from webapp.services.users import user_for_token
+        keys = throttle.token_keys(req.remote_addr)
+        throttle.check(keys)
+        user = user_for_token(header.removeprefix("Bearer ").strip())
+        if user is None:
+            throttle.record_failure(keys)
+        return user
 
-        return user_for_token(header.removeprefix("Bearer ").strip())
+    @app.errorhandler(throttle.Throttled)
+    def throttled(exc: throttle.Throttled):
+        body, status = error_response(429, str(exc), exc.code)
+        return body, status, {"Retry-After": str(exc.retry_after)}
 
     @login_manager.unauthorized_handler
     def unauthorized():

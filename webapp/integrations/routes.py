@@ -3,14 +3,17 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from tasks.integrations import process_integration_data
+from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
 from webapp.integrations import bp
 from webapp.integrations.forms import IntegrationForm
 from webapp.models.integrations import Integration
+from webapp.models.users import Role
 from webapp.services import integrations as service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing, ListingError
+from webapp.services.ownership import viewer_of
 from webapp.templating import render_page
 
 
@@ -62,7 +65,7 @@ def index():
 
 
 @bp.route("", methods=["POST"])
-@login_required
+@role_required(Role.OPERATOR)
 def create():
     form = IntegrationForm()
     if form.validate_on_submit():
@@ -85,7 +88,7 @@ def create():
 
 def detail_context(integration_id: int) -> dict:
     integration = _own(integration_id)
-    jobs = jobs_for_record("integration", integration.id, 20)
+    jobs = jobs_for_record("integration", integration.id, 20, viewer_of(current_user))
     return {
         "integration": integration,
         "jobs": jobs,
@@ -111,7 +114,7 @@ def _checked_form() -> None:
 
 
 @bp.route("/<int:integration_id>/fetch", methods=["POST"])
-@login_required
+@role_required(Role.OPERATOR)
 def fetch(integration_id: int):
     integration = _own(integration_id)
     _checked_form()
@@ -128,7 +131,7 @@ def fetch(integration_id: int):
 
 
 @bp.route("/<int:integration_id>/toggle", methods=["POST"])
-@login_required
+@role_required(Role.OPERATOR)
 def toggle(integration_id: int):
     integration = _own(integration_id)
     _checked_form()
@@ -139,7 +142,7 @@ def toggle(integration_id: int):
 
 
 @bp.route("/<int:integration_id>/delete", methods=["POST"])
-@login_required
+@role_required(Role.OPERATOR)
 def delete(integration_id: int):
     integration = _own(integration_id)
     _checked_form()

@@ -10,6 +10,7 @@ from webapp.models.users import Role
 from webapp.services import batches
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
+from webapp.services.ownership import viewer_of, visible_job_ids
 from webapp.templating import render_page
 
 
@@ -31,7 +32,9 @@ def batch_context(batch_id: int) -> dict:
         progress = batches.progress(batch_id)
     except batches.BatchError as exc:
         abort(404, str(exc))
-    jobs, _ = job_service.list_jobs(JobFilters(batch_id=batch_id), limit=20)
+    jobs, _ = job_service.list_jobs(
+        JobFilters(batch_id=batch_id, viewer=viewer_of(current_user)), limit=20
+    )
     return {"b": progress, "jobs": jobs, "form": ActionForm()}
 
 
@@ -57,6 +60,7 @@ def retry_batch(batch_id: int):
     batch_context(batch_id)
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
-    new_ids, _ = job_service.retry_jobs(batches.failed_job_ids(batch_id), current_user.id)
+    failed = visible_job_ids(batches.failed_job_ids(batch_id), viewer_of(current_user))
+    new_ids, _ = job_service.retry_jobs(failed, current_user.id)
     flash(f"Retried {len(new_ids)} failed job(s) of the batch.", "success")
     return redirect(url_for("jobs.batch", batch_id=batch_id))

@@ -13,6 +13,7 @@ from webapp.models.jobs import JobLog
 from webapp.models.users import Role
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobError, JobFilters
+from webapp.services.ownership import viewer_of, visible_job_ids
 from webapp.templating import render_page
 
 
@@ -31,6 +32,7 @@ def job_filters(source) -> tuple[JobFilterForm, JobFilters]:
         q=(form.q.data or "").strip() or None,
         since=form.since.data,
         until=form.until.data,
+        viewer=viewer_of(current_user),
     )
     return form, filters
 
@@ -72,7 +74,7 @@ def bulk():
         abort(400, "the form expired; reload the page and try again")
     _, filters = job_filters(request.form)
     query = {**filters.as_query(), **({"order": "oldest"} if request.form.get("order") else {})}
-    ids = _selected_ids()
+    ids = visible_job_ids(_selected_ids(), viewer_of(current_user))
     action = request.form.get("action")
     if action not in ("retry", "cancel"):
         abort(400, "action must be retry or cancel")
@@ -93,7 +95,7 @@ def bulk():
 
 
 def job_context(job_id: int) -> dict:
-    job = job_service.get_job(job_id)
+    job = job_service.get_job(job_id, viewer_of(current_user))
     return {
         "job": job,
         "retried_by": job_service.retried_by(job.id),
@@ -109,6 +111,7 @@ def show(job_id: int):
 
 
 def _act(job_id: int, action) -> object:
+    job_service.get_job(job_id, viewer_of(current_user))  # another user's job is not found
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
     try:
@@ -149,6 +152,7 @@ def failed_filters(source) -> job_service.FailedFilters:
         error=(form.error.data or "").strip() or None,
         since=form.since.data,
         until=form.until.data,
+        viewer=viewer_of(current_user),
     )
 
 
@@ -193,7 +197,11 @@ def retry_failed():
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
     filters = failed_filters(request.form)
-    ids = job_service.failed_job_ids(filters) if request.form.get("all") == "1" else _selected_ids()
+    ids = (
+        job_service.failed_job_ids(filters)
+        if request.form.get("all") == "1"
+        else visible_job_ids(_selected_ids(), viewer_of(current_user))
+    )
     if not ids:
         flash("No failed jobs were selected.", "info")
     else:

@@ -13,6 +13,7 @@ from webapp.services import commands, timing
 from webapp.services import schedules as service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing, ListingError
+from webapp.services.ownership import viewer_of
 from webapp.templating import render_fragment, render_page
 
 
@@ -164,7 +165,7 @@ def preview():
 def detail_context(schedule_id: int) -> dict:
     schedule = _schedule(schedule_id)
     runs = service.runs_of(schedule.id, 50)
-    jobs = jobs_for_record("schedule", schedule.id, 10)
+    jobs = jobs_for_record("schedule", schedule.id, 10, viewer_of(current_user))
     return {
         "schedule": schedule,
         "runs": runs,

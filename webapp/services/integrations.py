@@ -19,7 +19,8 @@ from sqlalchemy import or_, select, update
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
-from webapp.services import outbound
+from webapp.redaction import redact_text
+from webapp.services import outbound, vault
 from webapp.services.tvmaze import UpstreamUnavailable, tvmaze
 
 MIN_FREQUENCY_MINUTES = 1
@@ -40,8 +41,9 @@ class IntegrationPlugin:
         """Validated settings; IntegrationError with a message per problem."""
         raise NotImplementedError
 
-    def fetch(self, integration: Integration) -> dict[str, Any]:
-        """The current snapshot; UpstreamUnavailable when worth retrying."""
+    def fetch(self, integration: Integration, settings: dict[str, Any]) -> dict[str, Any]:
+        """The current snapshot, with the settings as entered (decrypted); UpstreamUnavailable
+        when worth retrying."""
         raise NotImplementedError
 
 
@@ -58,8 +60,8 @@ class TVmazeUpcomingEpisodes(IntegrationPlugin):
             raise IntegrationError("tvmaze_id: a positive whole number is required")
         return {"tvmaze_id": int(raw)}
 
-    def fetch(self, integration: Integration) -> dict[str, Any]:
-        show_id = integration.settings["tvmaze_id"]
+    def fetch(self, integration: Integration, settings: dict[str, Any]) -> dict[str, Any]:
+        show_id = settings["tvmaze_id"]
         client = tvmaze()
         show = client.show(show_id)
         today = date.today().isoformat()
@@ -90,8 +92,8 @@ class JsonUrlPoller(IntegrationPlugin):
             raise IntegrationError("url: an http:// or https:// address is required")
         return {"url": url}
 
-    def fetch(self, integration: Integration) -> dict[str, Any]:
-        url = integration.settings["url"]
+    def fetch(self, integration: Integration, settings: dict[str, Any]) -> dict[str, Any]:
+        url = settings["url"]
         # Errors name the URL without its query: that is where keys travel.
         shown = outbound.display_url(url)
         try:
@@ -137,12 +139,30 @@ def create_integration(
         user_id=user_id,
         service=service,
         name=name.strip() or plugin.label,
-        settings=plugin.clean_settings(settings),
         update_frequency_minutes=frequency_minutes,
     )
+    store_settings(integration, plugin.clean_settings(settings))
     db.session.add(integration)
     db.session.commit()
     return integration
+
+
+def store_settings(integration: Integration, settings: dict[str, Any]) -> None:
+    """Keep cleaned settings: in the clear as shown, encrypted as entered if they hold secrets."""
+    integration.settings = vault.shown(settings)
+    integration.encrypted_settings = (
+        vault.encrypt(settings) if integration.settings != settings else None
+    )
+
+
+def working_settings(integration: Integration) -> dict[str, Any]:
+    """The settings as entered, secrets decrypted: only for the job that uses them."""
+    if integration.encrypted_settings is None:
+        return dict(integration.settings)
+    try:
+        return vault.decrypt(integration.encrypted_settings)
+    except vault.VaultError as exc:
+        raise IntegrationError(str(exc)) from exc
 
 
 def integration_for(integration_id: int, user_id: int | None = None) -> Integration:
@@ -160,6 +180,19 @@ def integrations_of(user_id: int | None = None, service: str | None = None) -> l
     if service:
         stmt = stmt.where(Integration.service == service)
     return list(db.session.scalars(stmt))
+
+
+def owners_of(integration_ids: list[int]) -> dict[int, list[int]]:
+    """The integrations' ids by their owners' ids."""
+    by_owner: dict[int, list[int]] = {}
+    rows = db.session.execute(
+        select(Integration.user_id, Integration.id)
+        .where(Integration.id.in_(integration_ids))
+        .order_by(Integration.id)
+    )
+    for owner, integration_id in rows:
+        by_owner.setdefault(owner, []).append(integration_id)
+    return by_owner
 
 
 # -- the update cycle -----------------------------------------------------------------------
@@ -203,7 +236,7 @@ def trigger_due(
 def process(integration_id: int) -> str:
     """Fetch a snapshot through the integration's plugin and record success."""
     integration = integration_for(integration_id)
-    snapshot = plugin_for(integration.service).fetch(integration)
+    snapshot = plugin_for(integration.service).fetch(integration, working_settings(integration))
     digest = hashlib.sha256(json.dumps(snapshot, sort_keys=True, default=str).encode()).hexdigest()
     changed = digest != integration.data_hash
     now = utcnow()
@@ -222,7 +255,7 @@ def record_failure(integration_id: int, error: str) -> None:
     db.session.execute(
         update(Integration)
         .where(Integration.id == integration_id)
-        .values(last_triggered_at=None, last_error=error, last_error_at=utcnow())
+        .values(last_triggered_at=None, last_error=redact_text(error), last_error_at=utcnow())
     )
     db.session.commit()
 
