@@ -134,9 +134,14 @@ JOB_TEXT_COLUMNS = ("message", "error", "traceback")
 JOB_VALUE_COLUMNS = ("arguments", "payload", "attempt_errors")
 
 
-def redact_job_values(values: Mapping[str, Any]) -> dict[str, Any]:
+_JOB_COLUMNS = frozenset(JOB_TEXT_COLUMNS + JOB_VALUE_COLUMNS)
+
+
+def redact_job_values(values: Mapping[str, Any]) -> Mapping[str, Any]:
     """Job-log column values as they may be stored: arguments, payload, message, error,
     traceback and attempt errors redacted, every other column as it is."""
+    if _JOB_COLUMNS.isdisjoint(values):
+        return values  # most state changes (running, progress) carry none: no copy
     cleaned = dict(values)
     for name in JOB_TEXT_COLUMNS:
         if cleaned.get(name):
