@@ -424,3 +424,20 @@ def test_a_trusted_proxy_says_when_it_was_https(database, tmp_path, monkeypatch)
         assert "Secure" in session_cookie(response)
         db.session.remove()
         db.engine.dispose()
+
+
+def test_integration_secrets_are_encrypted_with_the_encryption_key(app, users, upstream):
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key()
+    app.config["ENCRYPTION_KEY"] = key.decode()
+    url = f"{upstream.url}/feed?token={SECRET}"
+    integration = create_integration(users["operator"].id, "json_url", "", {"url": url}, 60)
+    assert json.loads(Fernet(key).decrypt(integration.encrypted_settings.encode())) == {"url": url}
+    assert integration.to_dict()["settings"] == {"url": f"{upstream.url}/feed?token=…-XYZ"}
+    # another key cannot read it: the job fails saying why, and never calls out
+    app.config["ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+    [job_id] = dispatch_due()
+    job = db.session.get(JobLog, job_id)
+    assert job.status == "failed" and "cannot be decrypted" in job.error
+    assert upstream.calls == []
