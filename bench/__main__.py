@@ -27,7 +27,7 @@ def figure(func: Callable[[Path], dict]) -> Callable[[Path], dict]:
 
 def make_app(workdir: Path, queue_url: str | None = None):
     os.environ["JOBDECK_INSTANCE_PATH"] = str(workdir / "instance")
-    from webapp import create_app
+    from webapp.app import create_app
     from webapp.extensions import db
 
     app = create_app(
@@ -45,7 +45,7 @@ def make_app(workdir: Path, queue_url: str | None = None):
 @figure
 def import_missing_100k(workdir: Path) -> dict:
     """Find 100,000 never-imported series and dispatch their data jobs (one query, one bulk)."""
-    from tasks import huey
+    from jobkit import huey
     from tasks.series import dispatch_series_data
     from webapp.extensions import db
     from webapp.models.base import utcnow
@@ -82,7 +82,7 @@ def import_missing_100k(workdir: Path) -> dict:
 @figure
 def scheduler_tick_10k(workdir: Path) -> dict:
     """One scheduler tick that finds 10,000 active schedules due and dispatches their runs."""
-    from tasks import huey
+    from jobkit import huey
     from tasks.schedules import tick
     from webapp.extensions import db
     from webapp.models.base import utcnow
@@ -270,8 +270,8 @@ def start_consumer(workdir: Path, database_url: str, queue_url: str, workers: in
 def fresh_app(workdir: Path, database_url: str, queue_url: str):
     """An app on an empty database and an empty queue."""
     os.environ["JOBDECK_INSTANCE_PATH"] = str(workdir / "instance")
-    from tasks import huey
-    from webapp import create_app
+    from jobkit import huey
+    from webapp.app import create_app
     from webapp.extensions import db
 
     app = create_app(
@@ -324,8 +324,8 @@ def drain(n: int, tracked: bool) -> float:
     queue is empty and (tracked) every one of their job logs says completed."""
     from sqlalchemy import func, select
 
-    from tasks import Call, huey
-    from tasks.queue import enqueue_many
+    from jobkit import Call, huey
+    from jobkit.queue import enqueue_many
     from tasks.samples import bare_noop, noop
     from webapp.extensions import db
     from webapp.models.jobs import JobLog
@@ -416,7 +416,7 @@ def drain_redis_pg(workdir: Path) -> dict:
 @figure
 def enqueue_100k(workdir: Path) -> dict:
     """Dispatch 100,000 tracked jobs in bulk: the job-log rows and the queue entries."""
-    from tasks import Call, huey
+    from jobkit import Call, huey
     from tasks.samples import noop
 
     rates = {}

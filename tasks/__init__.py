@@ -1,31 +1,15 @@
-"""Jobdeck's background work: the Huey instance, tracked tasks, and the task modules."""
+"""The app's own tasks: one module per area (series, integrations, transfers, schedules, upkeep,
+maintenance, samples), each depending on services and the ``jobkit`` framework.
 
-from tasks.context import (
-    JobCancelled,
-    JobTimeout,
-    PermanentError,
-    bind_app,
-    current_job,
+Every module in this package is imported here, found by listing the package, so a task module
+cannot be forgotten: once the app is built, the consumer knows every task defined in it.
+"""
+
+import importlib
+import pkgutil
+
+TASK_MODULES = tuple(
+    importlib.import_module(f"{__name__}.{info.name}")
+    for info in pkgutil.iter_modules(__path__)
+    if not info.name.startswith("_")
 )
-from tasks.policy import OUTSIDE_SERVICE, RetryPolicy
-from tasks.queue import QUEUE_PRIORITIES, configure_queue, huey
-from tasks.tracking import Call, task_named, tracked_task
-
-# Importing the task modules registers their tasks with Huey.
-from tasks import integrations, maintenance, samples, schedules, series, transfers, upkeep  # noqa: E402, F401  isort: skip
-
-__all__ = [
-    "OUTSIDE_SERVICE",
-    "QUEUE_PRIORITIES",
-    "RetryPolicy",
-    "Call",
-    "JobCancelled",
-    "JobTimeout",
-    "PermanentError",
-    "bind_app",
-    "configure_queue",
-    "current_job",
-    "huey",
-    "task_named",
-    "tracked_task",
-]

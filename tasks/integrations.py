@@ -2,12 +2,12 @@
 
 from huey import crontab
 
-from tasks.context import PermanentError, app_context, current_job
-from tasks.policy import OUTSIDE_SERVICE
-from tasks.queue import huey
-from tasks.tracking import CONSUMER_ID, Call, tracked_task
+from jobkit import locks
+from jobkit.context import PermanentError, app_context, current_job
+from jobkit.policy import OUTSIDE_SERVICE
+from jobkit.queue import huey
+from jobkit.tracking import CONSUMER_ID, Call, tracked_task
 from webapp.services import integrations as service
-from webapp.services import locks
 
 PROCESS_TIMEOUT_SECONDS = 300
 

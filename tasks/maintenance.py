@@ -1,7 +1,7 @@
 """Housekeeping tasks."""
 
-from tasks.context import current_job
-from tasks.tracking import tracked_task
+from jobkit.context import current_job
+from jobkit.tracking import tracked_task
 from webapp.services import jobs
 
 

@@ -2,9 +2,9 @@
 
 import time
 
-from tasks.context import current_job
-from tasks.queue import huey
-from tasks.tracking import tracked_task
+from jobkit.context import current_job
+from jobkit.queue import huey
+from jobkit.tracking import tracked_task
 
 
 class SampleJobFailure(RuntimeError):

@@ -2,9 +2,9 @@
 
 from huey import crontab
 
-from tasks.context import app_context, current_job
-from tasks.queue import huey
-from tasks.tracking import Call, tracked_task
+from jobkit.context import app_context, current_job
+from jobkit.queue import huey
+from jobkit.tracking import Call, tracked_task
 from webapp.models.schedules import ScheduleRun
 from webapp.services import schedules as service
 

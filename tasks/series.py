@@ -1,8 +1,8 @@
 """Data jobs and finder jobs for series and episodes."""
 
-from tasks.context import PermanentError, current_job
-from tasks.policy import OUTSIDE_SERVICE
-from tasks.tracking import Call, tracked_task
+from jobkit.context import PermanentError, current_job
+from jobkit.policy import OUTSIDE_SERVICE
+from jobkit.tracking import Call, tracked_task
 from webapp.services import batches
 from webapp.services import series as series_service
 from webapp.services.tvmaze import ShowNotFound

@@ -2,12 +2,13 @@
 
 from huey import crontab
 
-from tasks.context import PermanentError, app_context, current_job
-from tasks.queue import huey
-from tasks.tracking import CONSUMER_ID, tracked_task
+from jobkit import locks
+from jobkit.context import PermanentError, app_context, current_job
+from jobkit.queue import huey
+from jobkit.tracking import CONSUMER_ID, tracked_task
 from webapp.extensions import db
 from webapp.models.transfers import Export, Import
-from webapp.services import exports, imports, locks
+from webapp.services import exports, imports
 from webapp.services.files import FileRefused
 
 

@@ -10,14 +10,17 @@ from flask import Flask, current_app
 from huey import crontab
 from huey.signals import SIGNAL_INTERRUPTED
 
-from tasks.context import app_context
+from jobkit import locks
+from jobkit.context import app_context
+from jobkit.queue import huey
+from jobkit.recorder import recorder
+from jobkit.registry import task_named
+from jobkit.tracking import CONSUMER_ID, Call
 from tasks.maintenance import prune_job_logs
-from tasks.queue import huey
-from tasks.tracking import CONSUMER_ID, Call, task_named
+from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog, JobStatus
-from webapp.services import alerts, batches, consumers, locks, metrics
-from webapp.services.recorder import recorder
+from webapp.services import alerts, batches, consumers, metrics
 
 log = logging.getLogger(__name__)
 UPKEEP_SECONDS = 10
@@ -120,7 +123,7 @@ class Upkeep(threading.Thread):
                     beats += 1
                     if beats % (UPKEEP_SECONDS // consumers.HEARTBEAT_SECONDS) == 1:
                         run_upkeep()
-                except Exception:
+                except Exception:  # logged; one failed round must not end the heartbeat
                     log.exception("upkeep failed; trying again at the next beat")
 
     def stop(self) -> None:
@@ -137,8 +140,6 @@ def interrupted(signal, task, *args, **kwargs) -> None:
     if tracked is None or not str(task.id).isdigit():
         return
     with app_context():
-        from webapp.extensions import db
-
         recorder.detach(int(task.id))
         job = db.session.get(JobLog, int(task.id))
         if job is not None and job.status == JobStatus.RUNNING:

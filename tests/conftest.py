@@ -12,7 +12,7 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from webapp import create_app
+from webapp.app import create_app
 from webapp.extensions import db
 from webapp.models.users import Role, User
 from webapp.services.users import create_user, issue_token

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_URL, needs_pg
-from webapp import create_app
+from webapp.app import create_app
 from webapp.extensions import db
 from webapp.models.search import include_object
 

@@ -6,8 +6,8 @@ import pytest
 import redis
 from huey.constants import EmptyData
 
-from tasks import Call, huey
-from tasks.queue import storage_for_url
+from jobkit import Call, huey
+from jobkit.queue import storage_for_url
 from tasks.samples import noop
 from tests.conftest import REDIS_URL, make_app, needs_redis
 from webapp.extensions import db

@@ -5,14 +5,14 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from tasks import Call, RetryPolicy, tracked_task
+from jobkit import Call, RetryPolicy, locks, pauses, tracked_task
 from tasks.samples import sample_job
 from tasks.upkeep import finish_batches, handle_lost_jobs
 from tests.conftest import make_app
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import Consumer, JobBatch, JobLog
-from webapp.services import alerts, batches, locks, pauses
+from webapp.services import alerts, batches
 from webapp.services import jobs as job_service
 
 
@@ -52,7 +52,7 @@ def test_backoff_grows_with_jitter_and_a_cap(app):
     listed = RetryPolicy(retries=3, delays=[5, 50])
     assert [listed.delay_before_retry(n) for n in (1, 2, 3)] == [5, 50, 50]
     app.config["RETRY_DELAYS"] = [60, 300, 600]
-    from tasks import OUTSIDE_SERVICE
+    from jobkit import OUTSIDE_SERVICE
 
     outside = RetryPolicy(delays=OUTSIDE_SERVICE)
     assert outside.max_attempts() == 4 and outside.delay_before_retry(3) == 600
@@ -78,7 +78,7 @@ def test_a_retrying_job_shows_its_next_attempt(tmp_path, monkeypatch, database):
 
 
 def test_a_unique_key_returns_the_job_already_waiting(queued):
-    from tasks import huey
+    from jobkit import huey
     from tasks.series import import_series_data
 
     first = import_series_data.dispatch(7)

@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from jobkit import locks
 from tasks.schedules import tick
 from tests.conftest import make_app
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
 from webapp.models.schedules import Schedule, ScheduleRun
-from webapp.services import locks, timing
 from webapp.services import schedules as service
+from webapp.services import timing
 
 PRUNE = {"name": "prune", "command": "jobs prune", "parameters": {"--days": "30"}}
 

@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
+from jobkit import tracked_task
 from tasks.integrations import dispatch_due
 from tasks.samples import noop
-from tasks.tracking import tracked_task
 from tests.conftest import PASSWORD, make_app
 from tests.fake_tvmaze import FakeServer
 from webapp.extensions import db

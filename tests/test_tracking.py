@@ -3,13 +3,13 @@
 import pytest
 from sqlalchemy import event, func, select
 
-from tasks import Call, current_job, huey, tracked_task
+from jobkit import Call, current_job, huey, tracked_task
+from jobkit.recorder import JobRecorder
 from tasks.samples import noop, sample_job
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
 from webapp.services import jobs as job_service
-from webapp.services.recorder import JobRecorder
 
 
 def job(job_id: int) -> JobLog:
@@ -238,7 +238,7 @@ def slow_task(steps: int) -> None:
 
 @tracked_task(retries=3, retry_delays=[0], name="test_hopeless_task")
 def hopeless_task() -> None:
-    from tasks import PermanentError
+    from jobkit import PermanentError
 
     raise PermanentError("the show is gone")
 
@@ -270,7 +270,7 @@ def test_the_integration_tick_checks_now_and_in_30_seconds(app):
 
 
 def test_attempt_history_survives_batched_writes(app):
-    from webapp.services.recorder import recorder
+    from jobkit.recorder import recorder
 
     attempts_seen.clear()
     recorder.start_batching(db.engine, interval=3600)  # nothing is written until the flush

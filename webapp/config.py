@@ -44,6 +44,7 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "RETRY_DELAYS": parse_retry_delays(env("RETRY_DELAYS") or "60,300,600"),
         "ALERT_FAILED_PER_HOUR": int(env("ALERT_FAILED_PER_HOUR") or 10),
         "ALERT_WEBHOOK_URL": env("ALERT_WEBHOOK_URL") or "",
+        "METRICS_TOKEN": env("METRICS_TOKEN") or "",
         # Seconds a consumer may hold job-state changes before writing them in one transaction.
         "JOB_LOG_FLUSH_SECONDS": float(env("JOB_LOG_FLUSH_SECONDS") or 0.05),
         "JOB_LOG_WRITER": env("JOB_LOG_WRITER") or "process",

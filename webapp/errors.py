@@ -1,14 +1,20 @@
-"""One error handler that answers in HTML or in the API's JSON shape."""
+"""One error handler that answers in HTML or in the API's JSON shape.
+
+A ``ServiceError`` from anywhere below a route becomes the contract's JSON error or the HTML
+error page here, so routes and the API let them through instead of catching to abort.
+"""
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from webapp.services.jobs import JobError
+from webapp.exceptions import ServiceError
+from webapp.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +28,6 @@ CODES = {
     413: "too_large",
     422: "invalid",
 }
-JOB_ERROR_STATUS = {"not_found": 404, "conflict": 409, "invalid": 400}
 
 
 def wants_json() -> bool:
@@ -36,12 +41,33 @@ def wants_json() -> bool:
     )
 
 
-def error_response(status: int, message: str, code: str | None = None):
-    """The error as the contract's JSON or as an HTML page, whichever the client wants."""
+def _back_url() -> str | None:
+    """The page the person came from, when it is one of ours and not this one."""
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    return None if referrer == request.url else referrer
+
+
+def error_response(status: int, message: str, code: str | None = None, field: str | None = None):
+    """The error as the contract's JSON or as an HTML page, whichever the client wants.
+
+    JSON: ``{"error": {"code", "message"}}``, with ``"field"`` when the error names the input at
+    fault. HTML: the error page in the layout, with a way back.
+    """
     code = code or CODES.get(status, "error")
     if wants_json():
-        return jsonify({"error": {"code": code, "message": message}}), status
-    return render_template("errors/error.html", status=status, message=message), status
+        error = {"code": code, "message": message}
+        if field:
+            error["field"] = field
+        return jsonify({"error": error}), status
+    page = render_template(
+        "errors/error.html", status=status, message=message, back_url=_back_url()
+    )
+    return page, status
 
 
 def init_app(app: Flask) -> None:
@@ -53,9 +79,12 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         return error_response(exc.code or 500, exc.description or exc.name)
 
-    @app.errorhandler(JobError)
-    def job_error(exc: JobError):
-        return error_response(JOB_ERROR_STATUS.get(exc.code, 409), str(exc), exc.code)
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):
+        # The request was refused: drop what it left unsaved, so that rendering the answer
+        # (the layout reads the user) starts from a clean session.
+        db.session.rollback()
+        return error_response(exc.status, exc.describe(), exc.code, exc.field)
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):

@@ -33,6 +33,11 @@ class ServiceError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def describe(self) -> str:
+        """The message as read on its own (an error page, the API, the CLI), away from a form:
+        with the field it is about in front, as in ``cron: 'x' is not a valid cron expression``."""
+        return f"{self.field}: {self.message}" if self.field else self.message
+
 
 class NotFound(ServiceError):
     """What was asked for does not exist (or is not the caller's to see)."""

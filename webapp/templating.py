@@ -12,6 +12,7 @@ from flask import Flask, make_response, render_template, request, url_for
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 
+from webapp.areas import nav_entries, record_page
 from webapp.models.jobs import QUEUES, JobStatus
 
 
@@ -86,26 +87,13 @@ def percent(value: float | None) -> str:
 
 
 # Where each kind of record a job works for is shown: (endpoint, its id argument).
-RECORD_PAGES = {
-    "series": ("series.show", "series_id"),
-    "integration": ("integrations.show", "integration_id"),
-    "schedule": ("schedules.show", "schedule_id"),
-    "import": ("transfers.import_page", "import_id"),
-    "batch": ("jobs.batch", "batch_id"),
-}
-
-
 def record_url(source_type: str | None, source_id: int | None) -> str | None:
     """The page of the record a job worked for; its list of jobs when it has no page."""
     if not source_type or source_id is None:
         return None
-    if source_type in RECORD_PAGES:
-        endpoint, argument = RECORD_PAGES[source_type]
-        return url_for(endpoint, **{argument: source_id})
-    if source_type == "episode":
-        return url_for("series.episode_by_id", episode_id=source_id)
-    if source_type == "export":
-        return url_for("transfers.exports_page", _anchor=f"export-{source_id}")
+    page = record_page(source_type)
+    if page is not None:
+        return page.url(source_id)
     return url_for("jobs.index", source_type=source_type, source_id=source_id)
 
 
@@ -119,6 +107,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(pretty_json)
     app.add_template_filter(percent)
     app.add_template_global(record_url)
+    app.add_template_global(nav_entries)
 
     @app.context_processor
     def common() -> dict[str, Any]:

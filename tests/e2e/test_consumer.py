@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from tasks import Call, huey
+from jobkit import Call, huey
 from tasks.samples import noop, sample_job
 from tests.e2e.conftest import wait_for
 from webapp.extensions import db

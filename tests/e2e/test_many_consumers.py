@@ -4,7 +4,7 @@ keys hold, and both consumers beat and share the work."""
 
 from sqlalchemy import func, select
 
-from tasks import Call
+from jobkit import Call
 from tasks.samples import sample_job
 from tasks.series import import_series_data
 from tests.e2e.conftest import wait_for

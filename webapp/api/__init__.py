@@ -1,28 +1,13 @@
 """The JSON API under /api: token or session auth, the contract's error shape."""
 
-from flask import Blueprint, request
-from flask_login import current_user
+import importlib
+import pkgutil
 
-from webapp.errors import error_response
-from webapp.extensions import csrf
+from webapp.api.blueprint import bp
+from webapp.areas import Area
 
-bp = Blueprint("api", __name__, url_prefix="/api")
-csrf.exempt(bp)
+# Every module of this package adds its routes to bp: listing the package means none is forgotten.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
-PUBLIC_ENDPOINTS = {"api.openapi"}
-
-
-@bp.before_request
-def authenticate():
-    """Every endpoint but the description needs a user; browser sessions also need CSRF."""
-    if request.endpoint in PUBLIC_ENDPOINTS:
-        return None
-    if not current_user.is_authenticated:
-        return error_response(401, "sign in or send an API token (Authorization: Bearer …)")
-    uses_token = request.headers.get("Authorization", "").startswith("Bearer ")
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not uses_token:
-        csrf.protect()
-    return None
-
-
-from webapp.api import job_logs, openapi, operations, schedules, transfers  # noqa: E402, F401
+area = Area("api", blueprint=bp)

@@ -1,7 +1,7 @@
 from flask import abort, jsonify
 from flask_login import current_user
 
-from webapp.api import bp
+from webapp.api.blueprint import bp
 from webapp.api.params import int_arg, str_arg, time_arg
 from webapp.auth import role_required
 from webapp.models.users import Role

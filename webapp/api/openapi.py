@@ -4,7 +4,7 @@ from typing import Any
 
 from flask import jsonify
 
-from webapp.api import bp
+from webapp.api.blueprint import bp
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 JOB_LOG = {"$ref": "#/components/schemas/JobLog"}

@@ -3,11 +3,12 @@
 from flask import abort, jsonify
 from flask_login import current_user
 
-from webapp.api import bp
+from jobkit import pauses
+from webapp.api.blueprint import bp
 from webapp.auth import role_required
 from webapp.models.base import isoformat
 from webapp.models.users import Role
-from webapp.services import alerts, batches, consumers, pauses
+from webapp.services import alerts, batches, consumers
 from webapp.services import jobs as job_service
 
 

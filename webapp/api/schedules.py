@@ -3,7 +3,8 @@
 from flask import abort, jsonify, request
 from flask_login import current_user
 
-from webapp.api import bp
+from tasks.schedules import dispatch_run
+from webapp.api.blueprint import bp
 from webapp.api.params import int_arg
 from webapp.auth import role_required
 from webapp.errors import error_response
@@ -76,8 +77,6 @@ def delete_schedule(schedule_id: int):
 @bp.post("/schedules/<int:schedule_id>/run")
 @role_required(Role.OPERATOR)
 def run_schedule_now(schedule_id: int):
-    from tasks.schedules import dispatch_run
-
     run = service.manual_run(_schedule(schedule_id))
     dispatch_run(run, user_id=current_user.id)
     db.session.refresh(run)

@@ -5,7 +5,8 @@ from pathlib import Path
 from flask import Response, abort, jsonify, request, send_file
 from flask_login import current_user
 
-from webapp.api import bp
+from tasks.transfers import run_export, run_import
+from webapp.api.blueprint import bp
 from webapp.auth import role_required
 from webapp.errors import error_response
 from webapp.models.users import Role
@@ -19,8 +20,6 @@ def _truthy(value: str | None) -> bool:
 
 def start_import_from_request():
     """Shared by the API and the page: store the upload and dispatch its job."""
-    from tasks.transfers import run_import
-
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise FileRefused("send the file as multipart form field `file`")
@@ -76,8 +75,6 @@ def import_failed_rows(import_id: int):
 @bp.post("/exports")
 @role_required(Role.OPERATOR)
 def create_export():
-    from tasks.transfers import run_export
-
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, 'send a JSON object: {"dataset", "format", "filters"}')

@@ -6,16 +6,17 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, request
+from flask import Flask, flash, redirect, request, url_for
 from flask_login import current_user
 
+from webapp.areas import Area
+from webapp.auth.cli import users_cli
+from webapp.auth.routes import bp
 from webapp.errors import error_response, wants_json
 from webapp.extensions import db, login_manager
 from webapp.models.users import Role, User
 from webapp.services import throttle
 from webapp.services.users import user_for_token
-
-bp = Blueprint("auth", __name__, url_prefix="")
 
 
 def init_app(app: Flask) -> None:
@@ -49,8 +50,6 @@ def init_app(app: Flask) -> None:
     def unauthorized():
         if wants_json():
             return error_response(401, "sign in or send an API token (Authorization: Bearer …)")
-        from flask import flash, redirect, url_for
-
         flash(login_manager.login_message, "info")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
@@ -72,4 +71,4 @@ def role_required(role: Role) -> Callable:
     return decorator
 
 
-from webapp.auth import routes  # noqa: E402, F401
+area = Area("auth", blueprint=bp, cli=[users_cli], setup=init_app)

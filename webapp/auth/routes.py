@@ -1,12 +1,13 @@
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
-from webapp.auth import bp
 from webapp.auth.forms import ActionForm, LoginForm
 from webapp.services import throttle
 from webapp.services.users import authenticate
+
+bp = Blueprint("auth", __name__, url_prefix="")
 
 
 def _safe_next(target: str | None) -> str:

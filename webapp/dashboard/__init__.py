@@ -1,5 +1,12 @@
-from flask import Blueprint
+"""The dashboard: what is running, waiting and failing, and the demo data for a new console."""
 
-bp = Blueprint("dashboard", __name__, url_prefix="/")
+from webapp.areas import Area, NavEntry
+from webapp.dashboard.demo import demo
+from webapp.dashboard.routes import bp
 
-from webapp.dashboard import routes  # noqa: E402, F401
+area = Area(
+    "dashboard",
+    blueprint=bp,
+    cli=[demo],
+    nav=[NavEntry("Dashboard", "dashboard.index", order=10)],
+)

@@ -1,17 +1,21 @@
 from datetime import datetime
 
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from jobkit import pauses
+from tasks import samples
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
-from webapp.dashboard import bp
+from webapp.exceptions import BadRequest
 from webapp.models.jobs import QUEUES
 from webapp.models.users import Role
-from webapp.services import alerts, consumers, metrics, pauses
+from webapp.services import alerts, consumers, metrics
 from webapp.services.jobs import JobFilters, list_jobs, queue_counts
 from webapp.services.ownership import viewer_of
 from webapp.templating import render_page
+
+bp = Blueprint("dashboard", __name__, url_prefix="/")
 
 
 def dashboard_context() -> dict:
@@ -47,11 +51,9 @@ def index():
 @role_required(Role.OPERATOR)
 def sample_job():
     """Run a sample job: shows that a consumer is alive and what a running job looks like."""
-    from tasks.samples import sample_job as task
-
     if not ActionForm().validate_on_submit():
         return redirect(url_for("dashboard.index"))
-    job_id = task.dispatch(steps=10, step_seconds=0.5, user_id=current_user.id)
+    job_id = samples.sample_job.dispatch(steps=10, step_seconds=0.5, user_id=current_user.id)
     return redirect(url_for("jobs.show", job_id=job_id))
 
 
@@ -72,5 +74,7 @@ def pause():
         else:
             abort(400, "action must be pause or resume")
     except pauses.PauseError as exc:
-        abort(400, str(exc))
+        # An unknown queue is "not found" at its own URL (the API); here the name is a value
+        # posted by the dashboard's form, so a name that does not exist is a bad request.
+        raise BadRequest(str(exc)) from None
     return redirect(url_for("dashboard.index"))

@@ -1,5 +1,14 @@
-from flask import Blueprint
+"""Per-user integrations with outside services: pages and the `integrations` commands."""
 
-bp = Blueprint("integrations", __name__, url_prefix="/integrations")
+from webapp.areas import Area, NavEntry, RecordPage, page_of
+from webapp.integrations.cli import integrations_cli
+from webapp.integrations.routes import bp
 
-from webapp.integrations import routes  # noqa: E402, F401
+area = Area(
+    "integrations",
+    blueprint=bp,
+    cli=[integrations_cli],
+    nav=[NavEntry("Integrations", "integrations.index", order=90, current=("integrations.",))],
+    record_pages=[RecordPage("integration", page_of("integrations.show", "integration_id"))],
+    schedulable=["integrations fetch"],
+)

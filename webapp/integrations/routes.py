@@ -1,4 +1,4 @@
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -6,23 +6,21 @@ from tasks.integrations import process_integration_data
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
-from webapp.integrations import bp
 from webapp.integrations.forms import IntegrationForm
 from webapp.models.integrations import Integration
 from webapp.models.users import Role
 from webapp.services import integrations as service
 from webapp.services.jobs import jobs_for_record
-from webapp.services.listing import Listing, ListingError
+from webapp.services.listing import Listing
 from webapp.services.ownership import viewer_of
 from webapp.templating import render_page
+
+bp = Blueprint("integrations", __name__, url_prefix="/integrations")
 
 
 def _own(integration_id: int):
     """The signed-in user's integration; anyone else's is simply not found."""
-    try:
-        return service.integration_for(integration_id, current_user.id)
-    except service.IntegrationError as exc:
-        abort(404, str(exc))
+    return service.integration_for(integration_id, current_user.id)
 
 
 INTEGRATION_SORTS = {
@@ -35,10 +33,7 @@ INTEGRATION_SORTS = {
 
 def list_context(form: IntegrationForm | None = None) -> dict:
     """The user's integrations as the query string filters (service, on/off) and sorts them."""
-    try:
-        listing = Listing.read(request.args, INTEGRATION_SORTS, "name", ("service", "state"))
-    except ListingError as exc:
-        abort(400, str(exc))
+    listing = Listing.read(request.args, INTEGRATION_SORTS, "name", ("service", "state"))
     stmt = select(Integration).where(Integration.user_id == current_user.id)
     if "service" in listing.filters:
         stmt = stmt.where(Integration.service == listing.filters["service"])

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
-from webapp.jobs import bp
+from webapp.jobs.routes import bp
 from webapp.models.users import Role
 from webapp.services import batches
 from webapp.services import jobs as job_service
@@ -28,10 +28,7 @@ def batch_list():
 
 
 def batch_context(batch_id: int) -> dict:
-    try:
-        progress = batches.progress(batch_id)
-    except batches.BatchError as exc:
-        abort(404, str(exc))
+    progress = batches.progress(batch_id)
     jobs, _ = job_service.list_jobs(
         JobFilters(batch_id=batch_id, viewer=viewer_of(current_user)), limit=20
     )

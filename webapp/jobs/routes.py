@@ -1,13 +1,13 @@
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from tasks.tracking import registered_tasks
+from jobkit.registry import registered_tasks
 from webapp.api.params import int_arg
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
+from webapp.exceptions import NotFound
 from webapp.extensions import db
-from webapp.jobs import bp
 from webapp.jobs.forms import FailedFilterForm, JobFilterForm
 from webapp.models.jobs import JobLog
 from webapp.models.users import Role
@@ -15,6 +15,8 @@ from webapp.services import jobs as job_service
 from webapp.services.jobs import JobError, JobFilters
 from webapp.services.ownership import viewer_of, visible_job_ids
 from webapp.templating import render_page
+
+bp = Blueprint("jobs", __name__, url_prefix="/")
 
 
 def job_filters(source) -> tuple[JobFilterForm, JobFilters]:
@@ -111,14 +113,16 @@ def show(job_id: int):
 
 
 def _act(job_id: int, action) -> object:
+    """The action's result, or None with the reason flashed when the job is not in a state
+    that allows it (the job page says why); a job that does not exist is a 404."""
     job_service.get_job(job_id, viewer_of(current_user))  # another user's job is not found
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
     try:
         return action()
+    except NotFound:
+        raise
     except JobError as exc:
-        if exc.code == "not_found":
-            raise
         flash(str(exc), "error")
         return None
 

@@ -1,34 +1,10 @@
-"""The database models, one module per area."""
+"""The database models, one module per area. Importing the package imports every module it
+holds, so every table is registered with the metadata (for create_all and Alembic) and none can
+be forgotten."""
 
-from webapp.models.integrations import Integration, RateLimitBucket
-from webapp.models.jobs import Alert, Consumer, JobBatch, JobLog, JobStat, JobStatus, Lock, Pause
-from webapp.models.schedules import Schedule, ScheduleRun
-from webapp.models.search import include_object
-from webapp.models.series import Episode, Series, SyncStatus
-from webapp.models.transfers import Export, FailedImportRow, Import
-from webapp.models.users import ApiToken, Role, User
+import importlib
+import pkgutil
 
-__all__ = [
-    "Alert",
-    "ApiToken",
-    "Consumer",
-    "JobBatch",
-    "Lock",
-    "Pause",
-    "Episode",
-    "Export",
-    "FailedImportRow",
-    "Import",
-    "Integration",
-    "JobLog",
-    "JobStat",
-    "JobStatus",
-    "RateLimitBucket",
-    "Role",
-    "Schedule",
-    "ScheduleRun",
-    "Series",
-    "SyncStatus",
-    "User",
-    "include_object",
-]
+MODEL_MODULES = tuple(
+    importlib.import_module(f"{__name__}.{info.name}") for info in pkgutil.iter_modules(__path__)
+)

@@ -1,5 +1,13 @@
-from flask import Blueprint
+"""Schedules kept in the database: pages and the `schedule` commands."""
 
-bp = Blueprint("schedules", __name__, url_prefix="/schedules")
+from webapp.areas import Area, NavEntry, RecordPage, page_of
+from webapp.schedules.cli import schedule_cli
+from webapp.schedules.routes import bp
 
-from webapp.schedules import routes  # noqa: E402, F401
+area = Area(
+    "schedules",
+    blueprint=bp,
+    cli=[schedule_cli],
+    nav=[NavEntry("Schedules", "schedules.index", order=50, current=("schedules.",))],
+    record_pages=[RecordPage("schedule", page_of("schedules.show", "schedule_id"))],
+)

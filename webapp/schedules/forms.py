@@ -3,15 +3,15 @@ from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAr
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from webapp.areas import schedulable_commands
 from webapp.models.jobs import QUEUES
-from webapp.services.commands import SCHEDULABLE
 from webapp.services.timing import PRESETS
 
 
 class ScheduleForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
-    command = SelectField("Command", choices=[SelectChoice(c, f"flask {c}") for c in SCHEDULABLE])
+    command = SelectField("Command")
     parameters = TextAreaField(
         "Options",
         validators=[Optional()],
@@ -34,6 +34,11 @@ class ScheduleForm(FlaskForm):
     success_window_minutes = IntegerField(
         "Alert if no success within (minutes)", validators=[Optional(), NumberRange(min=1)]
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The commands the app's areas registered as schedulable, known once the app is built.
+        self.command.choices = [SelectChoice(c, f"flask {c}") for c in schedulable_commands()]
 
 
 def parameters_from_text(text: str) -> dict:

@@ -1,28 +1,28 @@
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from tasks.schedules import dispatch_run
+from webapp.areas import schedulable_commands
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.schedules import Schedule
 from webapp.models.users import Role
-from webapp.schedules import bp
 from webapp.schedules.forms import ScheduleForm, parameters_from_text, parameters_to_text
 from webapp.services import commands, timing
 from webapp.services import schedules as service
 from webapp.services.jobs import jobs_for_record
-from webapp.services.listing import Listing, ListingError
+from webapp.services.listing import Listing
 from webapp.services.ownership import viewer_of
 from webapp.templating import render_fragment, render_page
+
+bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 
 
 def list_context() -> dict:
     """The list as the query string has it: words, on/off, sort and page."""
-    try:
-        listing = Listing.read(request.args, service.SCHEDULE_SORTS, "name", filters=("q", "state"))
-    except ListingError as exc:
-        abort(400, str(exc))
+    listing = Listing.read(request.args, service.SCHEDULE_SORTS, "name", filters=("q", "state"))
     stmt = service.schedules_matching(listing.filters.get("q"), listing.filters.get("state"))
     rows, has_next = listing.page_of(stmt, service.SCHEDULE_SORTS, Schedule.id)
     return {
@@ -39,13 +39,6 @@ def list_context() -> dict:
 @login_required
 def index():
     return render_page("schedules/list.html", ("schedule_table",), live=True, **list_context())
-
-
-def _schedule(schedule_id: int):
-    try:
-        return service.get_schedule(schedule_id)
-    except service.ScheduleError as exc:
-        abort(404, str(exc))
 
 
 def _form_data(form: ScheduleForm) -> dict:
@@ -97,7 +90,7 @@ def _editor(form: ScheduleForm, schedule=None, status: int = 200):
         ("preview",),
         form=form,
         schedule=schedule,
-        options={c: commands.options_of(c) for c in commands.SCHEDULABLE},
+        options={c: commands.options_of(c) for c in schedulable_commands()},
         preview=_preview(form.cron.data or "", form.timezone.data or "UTC"),
     ), status
 
@@ -116,7 +109,7 @@ def new():
 @bp.route("/<int:schedule_id>/edit", methods=["GET", "POST"])
 @role_required(Role.OPERATOR)
 def edit(schedule_id: int):
-    schedule = _schedule(schedule_id)
+    schedule = service.get_schedule(schedule_id)
     form = ScheduleForm(obj=schedule) if request.method == "GET" else ScheduleForm()
     if request.method == "GET":
         form.parameters.data = parameters_to_text(schedule.parameters)
@@ -163,7 +156,7 @@ def preview():
 
 
 def detail_context(schedule_id: int) -> dict:
-    schedule = _schedule(schedule_id)
+    schedule = service.get_schedule(schedule_id)
     runs = service.runs_of(schedule.id, 50)
     jobs = jobs_for_record("schedule", schedule.id, 10, viewer_of(current_user))
     return {
@@ -192,7 +185,7 @@ def _checked() -> None:
 @bp.route("/<int:schedule_id>/toggle", methods=["POST"])
 @role_required(Role.OPERATOR)
 def toggle(schedule_id: int):
-    schedule = _schedule(schedule_id)
+    schedule = service.get_schedule(schedule_id)
     _checked()
     service.update_schedule(schedule, {"active": not schedule.active})
     if request.headers.get("HX-Request"):
@@ -203,9 +196,7 @@ def toggle(schedule_id: int):
 @bp.route("/<int:schedule_id>/run", methods=["POST"])
 @role_required(Role.OPERATOR)
 def run_now(schedule_id: int):
-    from tasks.schedules import dispatch_run
-
-    schedule = _schedule(schedule_id)
+    schedule = service.get_schedule(schedule_id)
     _checked()
     dispatch_run(service.manual_run(schedule), user_id=current_user.id)
     flash(f"Running {schedule.name} now.", "success")
@@ -217,7 +208,7 @@ def run_now(schedule_id: int):
 @bp.route("/<int:schedule_id>/delete", methods=["POST"])
 @role_required(Role.ADMIN)
 def delete(schedule_id: int):
-    schedule = _schedule(schedule_id)
+    schedule = service.get_schedule(schedule_id)
     _checked()
     db.session.delete(schedule)
     db.session.commit()

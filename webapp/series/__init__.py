@@ -1,5 +1,23 @@
-from flask import Blueprint
+"""TV series and episodes kept fresh from TVmaze: pages and the `series`/`episodes` commands."""
 
-bp = Blueprint("series", __name__, url_prefix="/series")
+from webapp.areas import Area, NavEntry, RecordPage, page_of
+from webapp.series.cli import episodes_cli, series_cli
+from webapp.series.routes import bp
 
-from webapp.series import routes  # noqa: E402, F401
+area = Area(
+    "series",
+    blueprint=bp,
+    cli=[series_cli, episodes_cli],
+    nav=[NavEntry("Series", "series.index", order=80, current=("series.",))],
+    record_pages=[
+        RecordPage("series", page_of("series.show", "series_id")),
+        RecordPage("episode", page_of("series.episode_by_id", "episode_id")),
+    ],
+    schedulable=[
+        "series import-missing-data",
+        "series check-data-updates",
+        "episodes import-missing-data",
+        "episodes check-data-updates",
+        "episodes retry-failed",
+    ],
+)

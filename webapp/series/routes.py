@@ -1,4 +1,4 @@
-from flask import abort, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -8,23 +8,21 @@ from webapp.auth.forms import ActionForm
 from webapp.extensions import db
 from webapp.models.series import Episode, Series
 from webapp.models.users import Role
-from webapp.series import bp
 from webapp.series.forms import AddSeriesForm
 from webapp.services import series as series_service
 from webapp.services.jobs import jobs_for_record
-from webapp.services.listing import Listing, ListingError
+from webapp.services.listing import Listing
 from webapp.services.ownership import viewer_of
 from webapp.services.series import SeriesError
 from webapp.templating import render_page
+
+bp = Blueprint("series", __name__, url_prefix="/series")
 
 PAGE_SIZE = 50
 
 
 def series_list_context(add_form: AddSeriesForm | None = None) -> dict:
-    try:
-        listing = Listing.read(request.args, series_service.SERIES_SORTS, "-id", filters=("q",))
-    except ListingError as exc:
-        abort(400, str(exc))
+    listing = Listing.read(request.args, series_service.SERIES_SORTS, "-id", filters=("q",))
     query = listing.filters.get("q", "")
     rows, has_next = listing.page_of(
         series_service.series_matching(query), series_service.SERIES_SORTS, Series.id, PAGE_SIZE
@@ -77,10 +75,7 @@ def import_missing():
 
 
 def series_context(series_id: int) -> dict:
-    try:
-        series = series_service.get_series(series_id)
-    except SeriesError as exc:
-        abort(404, str(exc))
+    series = series_service.get_series(series_id)
     episodes = list(
         db.session.scalars(
             select(Episode)
@@ -141,10 +136,7 @@ def episode_by_id(episode_id: int):
 def refresh(series_id: int):
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
-    try:
-        series = series_service.get_series(series_id)
-    except SeriesError as exc:
-        abort(404, str(exc))
+    series = series_service.get_series(series_id)
     if series.upstream_state == "gone":
         series.upstream_state = "ok"  # someone asks again on purpose
         db.session.commit()

@@ -16,6 +16,7 @@ from webapp.models.base import utcnow
 from webapp.models.jobs import Alert, JobLog, JobStatus
 from webapp.services import outbound
 from webapp.services.outbound import OutboundError
+from webapp.services.schedules import overdue_for_success
 
 log = logging.getLogger(__name__)
 FAILURE_RATE_KEY = "failures-last-hour"
@@ -90,8 +91,6 @@ def check_failure_rate() -> None:
 
 def check_schedules() -> None:
     """One alert per active schedule with no successful run within its owner's window."""
-    from webapp.services.schedules import overdue_for_success
-
     late = {s.id: s for s in overdue_for_success()}
     for schedule in late.values():
         raise_alert(

@@ -7,13 +7,15 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
+from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobBatch, JobLog, JobStatus
+from webapp.services.jobs import JobError, cancel_job, failed_jobs_query
 
 
-class BatchError(Exception):
-    pass
+class BatchError(NotFound):
+    """No batch with this id."""
 
 
 def create_batch(
@@ -81,8 +83,6 @@ def recent_batches(limit: int = 20) -> list[BatchProgress]:
 
 def cancel_batch(batch_id: int) -> int:
     """Cancel every pending job of the batch; returns how many."""
-    from webapp.services.jobs import cancel_job
-
     batch = get_batch(batch_id)
     ids = list(
         db.session.scalars(
@@ -92,7 +92,7 @@ def cancel_batch(batch_id: int) -> int:
     for job_id in ids:
         try:
             cancel_job(job_id)
-        except Exception:  # finished meanwhile
+        except JobError:  # finished meanwhile
             continue
     batch.cancelled_at = utcnow()
     db.session.commit()
@@ -100,8 +100,6 @@ def cancel_batch(batch_id: int) -> int:
 
 
 def failed_job_ids(batch_id: int) -> list[int]:
-    from webapp.services.jobs import failed_jobs_query
-
     return list(
         db.session.scalars(
             failed_jobs_query().with_only_columns(JobLog.id).where(JobLog.batch_id == batch_id)

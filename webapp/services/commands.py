@@ -13,29 +13,22 @@ from typing import Any
 import click
 from flask import current_app
 
+from webapp.areas import schedulable_commands
+from webapp.exceptions import Invalid
+
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_LIMIT = 64 * 1024
 RUN_TIMEOUT_SECONDS = 3600
 
-SCHEDULABLE = (
-    "series import-missing-data",
-    "series check-data-updates",
-    "episodes import-missing-data",
-    "episodes check-data-updates",
-    "episodes retry-failed",
-    "integrations fetch",
-    "jobs prune",
-    "queue retry",
-)
 
-
-class CommandError(ValueError):
+class CommandError(Invalid):
     """An unknown command or parameters it does not take."""
 
 
 def click_command(name: str) -> click.Command:
-    if name not in SCHEDULABLE:
-        raise CommandError(f"{name!r} cannot be scheduled; use one of: {', '.join(SCHEDULABLE)}")
+    schedulable = schedulable_commands()
+    if name not in schedulable:
+        raise CommandError(f"{name!r} cannot be scheduled; use one of: {', '.join(schedulable)}")
     group, sub = name.split(" ", 1)
     command = current_app.cli.commands[group].commands.get(sub)  # type: ignore[attr-defined]
     if command is None:

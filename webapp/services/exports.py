@@ -15,6 +15,7 @@ from flask import current_app
 from openpyxl import Workbook
 from sqlalchemy import Select, func, or_, select, update
 
+from webapp.exceptions import Invalid, NotFound
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog
@@ -34,8 +35,12 @@ FORMATS = ("csv", "jsonl", "xlsx")
 BATCH = 2000
 
 
-class ExportError(ValueError):
-    """An export request that cannot be carried out."""
+class ExportError(Invalid):
+    """An export request that cannot be carried out (unknown dataset or format, bad filters)."""
+
+
+class ExportNotFound(NotFound, ExportError):
+    """No export with this id that the caller may see."""
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,7 @@ def get_export(export_id: int, user_id: int | None, is_admin: bool) -> Export:
     """The export, only for its owner or an admin; anyone else gets "not found"."""
     export = owned(Export, export_id, user_id, is_admin)
     if export is None:
-        raise ExportError(f"export {export_id} not found")
+        raise ExportNotFound(f"export {export_id} not found")
     return export
 
 
@@ -250,7 +255,7 @@ def write_export(export_id: int, report: Callable[..., None] | None = None) -> E
     try:
         written = WRITERS[export.format](temporary, dataset.columns, _rows(stmt), progress)
         os.replace(temporary, final)
-    except Exception as exc:
+    except Exception as exc:  # whatever broke the file: record the failure, then re-raise
         temporary.unlink(missing_ok=True)
         db.session.rollback()
         export.status, export.error, export.finished_at = "failed", str(exc), utcnow()

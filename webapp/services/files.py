@@ -10,10 +10,12 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
+from webapp.exceptions import Invalid
+
 SNIFF_BYTES = 64 * 1024
 
 
-class FileRefused(ValueError):
+class FileRefused(Invalid):
     """The file cannot be imported; the message says why."""
 
 

@@ -14,19 +14,25 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Form, IntegerField, StringField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
+from webapp.exceptions import Invalid, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.series import Series
 from webapp.models.transfers import FailedImportRow, Import
 from webapp.services.files import FileRefused, csv_text, read_table
+from webapp.services.integrations import IntegrationError, plugin_for
 from webapp.services.ownership import owned
 
 CHUNK_SIZE = 500
 
 
-class ImportRequestError(ValueError):
+class ImportRequestError(Invalid):
     """An import request that cannot be carried out (unknown importer or id)."""
+
+
+class ImportNotFound(NotFound, ImportRequestError):
+    """No import with this id that the caller may see."""
 
 
 class Importer:
@@ -161,8 +167,6 @@ class IntegrationsImporter(Importer):
     form = IntegrationRowForm
 
     def validate(self, row: dict[str, str], user_id: int | None) -> tuple[dict | None, dict]:
-        from webapp.services.integrations import IntegrationError, plugin_for
-
         values, errors = super().validate(row, user_id)
         if values is None:
             return None, errors
@@ -248,7 +252,7 @@ def store_upload(
 def get_import(import_id: int, user_id: int | None = None, is_admin: bool = True) -> Import:
     record = owned(Import, import_id, user_id, is_admin)
     if record is None:
-        raise ImportRequestError(f"import {import_id} not found")
+        raise ImportNotFound(f"import {import_id} not found")
     return record
 
 
@@ -316,7 +320,7 @@ def _save_rows(imp: Importer, values: list[dict], record: Import) -> list[str | 
     try:
         with db.session.begin_nested():
             return imp.save_many(values, record.user_id, record.dry_run)
-    except Exception:  # noqa: BLE001 - fall back to finding the rows at fault
+    except Exception:  # the row-by-row pass below records each row the database refuses
         pass
     outcomes: list[str | dict] = []
     for value in values:

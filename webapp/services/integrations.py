@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import or_, select, update
 
+from webapp.exceptions import Invalid, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
@@ -26,8 +27,12 @@ from webapp.services.tvmaze import UpstreamUnavailable, tvmaze
 MIN_FREQUENCY_MINUTES = 1
 
 
-class IntegrationError(Exception):
-    """Bad settings, an unknown service, or an integration that cannot be found."""
+class IntegrationError(Invalid):
+    """Bad settings or an unknown service; also what a plugin raises when its fetch fails."""
+
+
+class IntegrationNotFound(NotFound, IntegrationError):
+    """No integration with this id that the caller owns."""
 
 
 class IntegrationPlugin:
@@ -169,7 +174,7 @@ def integration_for(integration_id: int, user_id: int | None = None) -> Integrat
     """The integration, only if ``user_id`` owns it (None: anyone's, for commands and tasks)."""
     integration = db.session.get(Integration, integration_id)
     if integration is None or (user_id is not None and integration.user_id != user_id):
-        raise IntegrationError(f"integration {integration_id} not found")
+        raise IntegrationNotFound(f"integration {integration_id} not found")
     return integration
 
 

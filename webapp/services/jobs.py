@@ -22,20 +22,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from jobkit import Call, huey, task_named
+from jobkit.recorder import recorder
+from webapp.exceptions import BadRequest, Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
 from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services.ownership import Viewer, visible_jobs
-from webapp.services.recorder import recorder
 
 
-class JobError(Exception):
-    """A request about a job that cannot be carried out; ``code`` names why."""
+class JobError(Conflict):
+    """A job that is not in a state that allows this (a finished job cannot be cancelled)."""
 
-    def __init__(self, message: str, code: str = "conflict") -> None:
-        super().__init__(message)
-        self.code = code
+
+class JobNotFound(NotFound, JobError):
+    """No job log with this id."""
+
+
+class JobQueryError(BadRequest, JobError):
+    """A filter or limit that cannot be used: a status or queue that does not exist."""
 
 
 @dataclass(frozen=True)
@@ -57,15 +63,13 @@ class JobFilters:
     viewer: Viewer | None = None
 
     def validate(self) -> None:
-        """Raise JobError for a status or queue that cannot exist."""
+        """Raise JobQueryError for a status or queue that cannot exist."""
         if self.status and self.status not in list(JobStatus):
-            raise JobError(
-                f"unknown status {self.status!r}; use one of {', '.join(JobStatus)}", "invalid"
+            raise JobQueryError(
+                f"unknown status {self.status!r}; use one of {', '.join(JobStatus)}"
             )
         if self.queue and self.queue not in QUEUES:
-            raise JobError(
-                f"unknown queue {self.queue!r}; use one of {', '.join(QUEUES)}", "invalid"
-            )
+            raise JobQueryError(f"unknown queue {self.queue!r}; use one of {', '.join(QUEUES)}")
 
     def as_query(self) -> dict[str, Any]:
         """The filters that are set, as query-string values."""
@@ -125,13 +129,12 @@ def list_jobs(
 
 
 def get_job(job_id: int, viewer: Viewer | None = None) -> JobLog:
-    """The job log ``job_id``; JobError("not_found") when there is none or ``viewer`` may not
-    see it."""
+    """The job log ``job_id``; JobNotFound when there is none or ``viewer`` may not see it."""
     job = db.session.get(JobLog, job_id)
     if job is not None and viewer is not None:
         job = db.session.scalar(select(JobLog).where(JobLog.id == job_id, visible_jobs(viewer)))
     if job is None:
-        raise JobError(f"job {job_id} not found", "not_found")
+        raise JobNotFound(f"job {job_id} not found")
     return job
 
 
@@ -203,8 +206,6 @@ def failed_jobs_query(filters: FailedFilters | None = None) -> Select:
 
 def cancel_job(job_id: int) -> JobLog:
     """Cancel a pending job (it will never run) or ask a running one to stop at its next report."""
-    from tasks import huey
-
     job = get_job(job_id)
     db.session.commit()  # end this session's read so that the recorder's write is seen
     if recorder.cancel_pending(db.engine, job_id, "Cancelled before it ran."):
@@ -254,8 +255,6 @@ def retry_jobs(
     The list is fixed before the sweep starts, so jobs that fail again during it are not
     picked up again (no endless "retry all").
     """
-    from tasks import Call, task_named
-
     new_ids: list[int] = []
     problems: list[str] = []
     for start in range(0, len(job_ids), chunk_size):
@@ -302,7 +301,7 @@ def prune_jobs(
 ) -> int:
     """Delete finished job logs older than ``days`` days, in chunks; returns how many."""
     if days < 0:
-        raise JobError("days must be zero or more", "invalid")
+        raise JobQueryError("days must be zero or more")
     cutoff = utcnow() - timedelta(days=days)
     deleted = 0
     while True:

@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy import Select
 
+from webapp.exceptions import BadRequest
 from webapp.extensions import db
 
 PAGE_SIZE = 25
 
 
-class ListingError(ValueError):
+class ListingError(BadRequest):
     """A sort or page that this list does not offer."""
 
 

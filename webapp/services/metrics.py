@@ -33,6 +33,8 @@ SETTLE_SECONDS = 30
 BACKFILL = timedelta(hours=25)
 MINUTE_ROWS_KEPT = timedelta(hours=48)
 HOUR_ROWS_KEPT = timedelta(days=90)
+# The start of the one "total" row per task, queue and status: every rolled-up job so far.
+TOTAL_START = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -148,27 +150,13 @@ def roll_up(now: datetime | None = None) -> int:
     hours: dict[Key, Tally] = {}
     for (moment, *rest), tally in minutes.items():
         hours.setdefault((_floor(moment, 3600), *rest), Tally()).add(tally)
+    totals: dict[Key, Tally] = {}
+    for (_moment, *rest), tally in minutes.items():
+        totals.setdefault((TOTAL_START, *rest), Tally()).add(tally)
     try:
         db.session.add_all(_stat("minute", key, tally) for key, tally in minutes.items())
-        existing = {
-            (row.start, row.task, row.queue, row.status): row
-            for row in db.session.scalars(
-                select(JobStat).where(
-                    JobStat.period == "hour", JobStat.start >= _floor(start, 3600)
-                )
-            )
-        }
-        for key, tally in hours.items():
-            row = existing.get(key)
-            if row is None:
-                db.session.add(_stat("hour", key, tally))
-            else:
-                merged = Tally(
-                    row.count, row.timed, row.duration_sum, row.duration_max, list(row.histogram)
-                )
-                merged.add(tally)
-                row.count, row.timed, row.histogram = merged.count, merged.timed, merged.histogram
-                row.duration_sum, row.duration_max = merged.duration_sum, merged.duration_max
+        _merge_into("hour", hours, _floor(start, 3600))
+        _merge_into("total", totals, TOTAL_START)
         db.session.execute(
             delete(JobStat).where(
                 JobStat.period == "minute", JobStat.start < now - MINUTE_ROWS_KEPT
@@ -182,6 +170,42 @@ def roll_up(now: datetime | None = None) -> int:
         db.session.rollback()
         return 0
     return len(minutes)
+
+
+def _merge_into(period: str, tallies: dict[Key, Tally], since: datetime) -> None:
+    """Add ``tallies`` to the ``period`` rows starting at ``since`` or later, creating the
+    rows that do not exist yet."""
+    existing = {
+        (row.start, row.task, row.queue, row.status): row
+        for row in db.session.scalars(
+            select(JobStat).where(JobStat.period == period, JobStat.start >= since)
+        )
+    }
+    for key, tally in tallies.items():
+        row = existing.get(key)
+        if row is None:
+            db.session.add(_stat(period, key, tally))
+            continue
+        merged = Tally(
+            row.count, row.timed, row.duration_sum, row.duration_max, list(row.histogram)
+        )
+        merged.add(tally)
+        row.count, row.timed, row.histogram = merged.count, merged.timed, merged.histogram
+        row.duration_sum, row.duration_max = merged.duration_sum, merged.duration_max
+
+
+def totals() -> dict[tuple[str, str, str], Tally]:
+    """Every job finished since roll-ups began, per task, queue and final status: the running
+    totals the roll-ups keep, plus the job logs finished after the last rolled-up minute (an
+    index range on ``finished_at``), so reading it never scans the job logs."""
+    result: dict[tuple[str, str, str], Tally] = {}
+    for row in db.session.scalars(select(JobStat).where(JobStat.period == "total")):
+        result.setdefault((row.task, row.queue, row.status), Tally()).add(row)
+    until = rolled_up_until()
+    tail_start = until if until is not None else utcnow() - BACKFILL
+    for (_moment, *key), tally in _aggregate_job_logs(tail_start, None, 3600).items():
+        result.setdefault(tuple(key), Tally()).add(tally)
+    return result
 
 
 def _stat(period: str, key: Key, tally: Tally) -> JobStat:

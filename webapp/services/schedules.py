@@ -9,11 +9,13 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from jobkit import locks
+from webapp.exceptions import Conflict, Invalid, NotFound
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import QUEUES
 from webapp.models.schedules import Schedule, ScheduleRun
-from webapp.services import commands, locks, timing
+from webapp.services import commands, timing
 
 TICK_SECONDS = 60  # the tick plans every run due before the next tick
 CATCH_UP_GRACE_SECONDS = 90  # older than this when the tick finds it: the run was missed
@@ -28,13 +30,16 @@ DEFAULT_SCHEDULES = (
 )
 
 
-class ScheduleError(ValueError):
-    """Bad schedule fields (one message per field), an unknown schedule, or a name taken."""
+class ScheduleError(Invalid):
+    """Bad schedule fields, one message per field (``field`` names it)."""
 
-    def __init__(self, message: str, field: str | None = None, code: str = "invalid") -> None:
-        super().__init__(message)
-        self.field = field
-        self.code = code
+
+class ScheduleNameTaken(Conflict, ScheduleError):
+    """Another schedule has this name."""
+
+
+class ScheduleNotFound(NotFound, ScheduleError):
+    """No schedule (or schedule run) with this id or name."""
 
 
 class ScheduledCommandFailed(Exception):
@@ -75,10 +80,10 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
     if "name" in data or schedule is None:
         name = str(data.get("name") or "").strip()
         if not name or len(name) > 100:
-            raise ScheduleError("a name of 1 to 100 characters is required", "name")
+            raise ScheduleError("a name of 1 to 100 characters is required", field="name")
         taken = db.session.scalar(select(Schedule.id).where(Schedule.name == name))
         if taken is not None and (schedule is None or taken != schedule.id):
-            raise ScheduleError(f"a schedule called {name!r} already exists", "name", "conflict")
+            raise ScheduleNameTaken(f"a schedule called {name!r} already exists", field="name")
         fields["name"] = name
     if "description" in data:
         fields["description"] = str(data["description"] or "")[:2000]
@@ -93,7 +98,7 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
         field = (
             "parameters" if "command" not in str(exc) and "scheduled" not in str(exc) else "command"
         )
-        raise ScheduleError(str(exc), field) from None
+        raise ScheduleError(str(exc), field=field) from None
     try:
         if data.get("preset"):
             fields["cron"] = timing.preset_cron(
@@ -107,21 +112,22 @@ def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict
         if "timezone" in data or schedule is None:
             fields["timezone"] = timing.zone(str(data.get("timezone") or "UTC")).key
     except timing.TimingError as exc:
-        raise ScheduleError(str(exc), "timezone" if "zone" in str(exc) else "cron") from None
+        raise ScheduleError(str(exc), field="timezone" if "zone" in str(exc) else "cron") from None
     if "queue" in data:
         if data["queue"] not in QUEUES:
-            raise ScheduleError(f"queue must be one of {', '.join(QUEUES)}", "queue")
+            raise ScheduleError(f"queue must be one of {', '.join(QUEUES)}", field="queue")
         fields["queue"] = data["queue"]
     for flag in ("active", "without_overlapping"):
         if flag in data:
             if not isinstance(data[flag], bool):
-                raise ScheduleError(f"{flag} must be true or false", flag)
+                raise ScheduleError(f"{flag} must be true or false", field=flag)
             fields[flag] = data[flag]
     if "success_window_minutes" in data:
         window = data["success_window_minutes"]
         if window is not None and (not isinstance(window, int) or window < 1):
             raise ScheduleError(
-                "success_window_minutes must be a whole number of minutes", "success_window_minutes"
+                "success_window_minutes must be a whole number of minutes",
+                field="success_window_minutes",
             )
         fields["success_window_minutes"] = window
     if schedule is None:
@@ -165,7 +171,7 @@ def get_schedule(ref: int | str) -> Schedule:
     if schedule is None:
         schedule = db.session.scalar(select(Schedule).where(Schedule.name == str(ref)))
     if schedule is None:
-        raise ScheduleError(f"schedule {ref} not found", code="not_found")
+        raise ScheduleNotFound(f"schedule {ref} not found")
     return schedule
 
 
@@ -366,7 +372,7 @@ def execute_run(run_id: int, job_log_id: int | None = None) -> ScheduleRun:
     """
     run = db.session.get(ScheduleRun, run_id)
     if run is None:
-        raise ScheduleError(f"schedule run {run_id} not found", code="not_found")
+        raise ScheduleNotFound(f"schedule run {run_id} not found")
     schedule = run.schedule
     lock_name, holder = f"schedule:{schedule.id}", f"run:{run.id}"
     ttl = commands.RUN_TIMEOUT_SECONDS + 60

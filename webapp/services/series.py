@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Select, exists, func, or_, select, update
 
+from webapp.exceptions import Conflict, Invalid, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog
@@ -21,8 +22,16 @@ EPISODE_DATA_TASK = "import_episode_data"
 PENDING_EPISODES_TASK = "sync_pending_episodes"
 
 
-class SeriesError(Exception):
+class SeriesError(Invalid):
     """A request about series that cannot be carried out, with a message for the person."""
+
+
+class SeriesExists(Conflict, SeriesError):
+    """The series is there already (under the same TVmaze or TheTVDB id)."""
+
+
+class SeriesNotFound(NotFound, SeriesError):
+    """No series or episode with this id."""
 
 
 # -- adding ---------------------------------------------------------------------------------
@@ -40,7 +49,7 @@ def add_series(
     column, value = (Series.tvmaze_id, tvmaze_id) if tvmaze_id else (Series.tvdb_id, tvdb_id)
     existing = db.session.scalar(select(Series).where(column == value))
     if existing is not None:
-        raise SeriesError(f"{existing.label} is already there (series {existing.id})")
+        raise SeriesExists(f"{existing.label} is already there (series {existing.id})")
     series = Series(tvmaze_id=tvmaze_id, tvdb_id=tvdb_id, added_by_id=user_id)
     db.session.add(series)
     db.session.commit()
@@ -50,7 +59,7 @@ def add_series(
 def get_series(series_id: int) -> Series:
     series = db.session.get(Series, series_id)
     if series is None:
-        raise SeriesError(f"series {series_id} not found")
+        raise SeriesNotFound(f"series {series_id} not found")
     return series
 
 
@@ -156,7 +165,7 @@ def import_episode_data(episode_id: int) -> str:
     """Fetch one episode from TVmaze and update it; failures are kept on the episode."""
     episode = db.session.get(Episode, episode_id)
     if episode is None:
-        raise SeriesError(f"episode {episode_id} not found")
+        raise SeriesNotFound(f"episode {episode_id} not found")
     try:
         apply_episode(episode, tvmaze().episode(episode.tvmaze_id))
     except TVmazeError as exc:

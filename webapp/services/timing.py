@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cron_descriptor import Options, get_description
 from croniter import croniter
 
+from webapp.exceptions import Invalid
+
 WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 0}
 PRESETS = {
     "every_minute": "Every minute",
@@ -25,7 +27,7 @@ PRESETS = {
 }
 
 
-class TimingError(ValueError):
+class TimingError(Invalid):
     """A cron expression, preset or time zone that cannot be used, with the reason."""
 
 

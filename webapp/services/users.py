@@ -9,6 +9,7 @@ from functools import cache
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.exceptions import Conflict, Invalid
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.users import ApiToken, Role, User
@@ -17,8 +18,12 @@ ADMIN_EMAIL = "admin@localhost"
 MIN_PASSWORD_LENGTH = 8
 
 
-class UserError(Exception):
+class UserError(Invalid):
     """A user request that cannot be carried out, with a message for the person."""
+
+
+class UserExists(Conflict, UserError):
+    """The e-mail address belongs to a user already."""
 
 
 def _normalise_email(email: str) -> str:
@@ -35,7 +40,7 @@ def create_user(email: str, password: str, role: str = Role.VIEWER.value) -> Use
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if user_by_email(email) is not None:
-        raise UserError(f"a user with the e-mail {email} already exists")
+        raise UserExists(f"a user with the e-mail {email} already exists")
     user = User(email=email, role=role)
     user.set_password(password)
     db.session.add(user)

@@ -1,17 +1,19 @@
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from tasks.transfers import run_export
 from webapp.api.params import int_arg
 from webapp.api.transfers import send_export, start_import_from_request
 from webapp.models.transfers import Export, Import
 from webapp.services import exports, imports
 from webapp.services.files import FileRefused
 from webapp.services.jobs import jobs_for_record
-from webapp.services.listing import Listing, ListingError
+from webapp.services.listing import Listing
 from webapp.services.ownership import owned_query, viewer_of
 from webapp.templating import render_page
-from webapp.transfers import bp
 from webapp.transfers.forms import ExportForm, ImportForm
+
+bp = Blueprint("transfers", __name__, url_prefix="/")
 
 IMPORT_SORTS = {
     "created_at": Import.created_at,
@@ -24,10 +26,7 @@ EXPORT_SORTS = {"created_at": Export.created_at, "rows": Export.rows, "size": Ex
 
 def _listed(model, sorts: dict, filters: tuple[str, ...]) -> tuple[list, Listing, bool]:
     """The caller's records (all, for an admin) as the query string filters and sorts them."""
-    try:
-        listing = Listing.read(request.args, sorts, "-created_at", filters=filters)
-    except ListingError as exc:
-        abort(400, str(exc))
+    listing = Listing.read(request.args, sorts, "-created_at", filters=filters)
     stmt = owned_query(model, current_user.id, current_user.is_admin)
     for name, value in listing.filters.items():
         stmt = stmt.where(getattr(model, name) == value)
@@ -69,10 +68,7 @@ def imports_page():
 
 
 def import_context(import_id: int) -> dict:
-    try:
-        record = imports.get_import(import_id, current_user.id, current_user.is_admin)
-    except imports.ImportRequestError as exc:
-        abort(404, str(exc))
+    record = imports.get_import(import_id, current_user.id, current_user.is_admin)
     after = int_arg("after", default=0, minimum=0)
     failed = imports.failed_rows(record.id, limit=50, after_row=after)
     return {
@@ -117,8 +113,6 @@ def exports_context(form: ExportForm | None = None) -> dict:
 @bp.route("exports", methods=["GET", "POST"])
 @login_required
 def exports_page():
-    from tasks.transfers import run_export
-
     if request.method == "GET":
         return render_page(
             "transfers/exports.html", ("export_table",), live=True, **exports_context()
@@ -149,8 +143,4 @@ def exports_page():
 @bp.route("exports/<int:export_id>/download")
 @login_required
 def download(export_id: int):
-    try:
-        export = exports.get_export(export_id, current_user.id, current_user.is_admin)
-    except exports.ExportError as exc:
-        abort(404, str(exc))
-    return send_export(export)
+    return send_export(exports.get_export(export_id, current_user.id, current_user.is_admin))

@@ -1,12 +1,8 @@
 """The job-state writer: a process of its own that a consumer hands its batches of job-state
 changes to, so that turning them into SQL, and the driver's work, do not take the consumer's
-GIL from the worker threads.
-
-A consumer's worker threads and its recorder thread shared one GIL. Measured on SQLite with one
-worker thread draining no-ops: the recorder thread used about 25 us of CPU per job, and the worker
-thread, contending with it, about 25 us more per job than without it; tracked drained at half the
-bare rate. Here the consumer's part is one pickle and one pipe write per batch; it then waits,
-without the GIL, for the writer to say the batch is written.
+GIL from the worker threads (the consumer's part is one pickle and one pipe write per batch; it
+then waits, without the GIL, for the writer to say the batch is written; README, Benchmark,
+says what this was measured to save).
 
 Protocol, over the child's stdin and stdout: length-prefixed pickles. The first message is the
 database URL; each further one a ``{job_id: {column: value}}`` batch, answered with None once
@@ -20,7 +16,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import signal
 import struct
 import subprocess
 import sys
@@ -38,13 +33,14 @@ class WriterGone(Exception):
     """The writer process stopped answering; its consumer writes for itself from now on."""
 
 
-def _send(stream: IO[bytes], message: Any) -> None:
+def send(stream: IO[bytes], message: Any) -> None:
+    """Write one length-prefixed pickle (None as an empty message) and flush it."""
     data = b"" if message is None else pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_HEADER.pack(len(data)) + data)
     stream.flush()
 
 
-def _receive(stream: IO[bytes]) -> tuple[bool, Any]:
+def receive(stream: IO[bytes]) -> tuple[bool, Any]:
     """(True, message), (True, None) for an empty message, or (False, None) at end of stream."""
     header = stream.read(_HEADER.size)
     if len(header) < _HEADER.size:
@@ -73,20 +69,20 @@ class WriterProcess:
         root = str(Path(__file__).resolve().parents[2])
         path = os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.services.job_writer"],
+            [sys.executable, "-m", "jobkit.writer_main"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": path},
         )
-        _send(self._process.stdin, engine.url.render_as_string(hide_password=False))
+        send(self._process.stdin, engine.url.render_as_string(hide_password=False))
 
     def write(self, changes: dict[int, dict[str, Any]]) -> None:
         """Have the batch written; raises RuntimeError if the writer could not write it and
         WriterGone if the writer is no more."""
         with self._lock:
             try:
-                _send(self._process.stdin, changes)
-                received, error = _receive(self._process.stdout)
+                send(self._process.stdin, changes)
+                received, error = receive(self._process.stdout)
             except (OSError, ValueError) as exc:
                 raise WriterGone(str(exc)) from exc
         if not received:
@@ -102,7 +98,7 @@ class WriterProcess:
     def stop(self) -> None:
         with self._lock:
             try:
-                _send(self._process.stdin, None)
+                send(self._process.stdin, None)
                 self._process.stdin.close()
             except (OSError, ValueError):
                 pass
@@ -110,42 +106,3 @@ class WriterProcess:
             self._process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.abandon()
-
-
-def main() -> None:
-    from sqlalchemy import create_engine
-
-    import webapp.extensions  # noqa: F401 - its connect hook sets SQLite's pragmas
-    from webapp.services.recorder import JobRecorder
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    logging.basicConfig(level=logging.WARNING, format="job writer: %(levelname)s %(message)s")
-    requests = os.fdopen(os.dup(0), "rb")
-    replies = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # a stray print must not end up in the replies
-    received, url = _receive(requests)
-    if not received or url is None:
-        return
-    engine = create_engine(url, pool_pre_ping=True)
-    try:
-        while True:
-            received, changes = _receive(requests)
-            if not received or changes is None:
-                return
-            try:
-                JobRecorder._write(engine, changes)
-                error = None
-            except Exception as exc:  # reported to the consumer, which keeps the changes
-                log.exception("could not write %d job states", len(changes))
-                error = f"{type(exc).__name__}: {exc}"
-            try:
-                _send(replies, error)
-            except BrokenPipeError:
-                return
-    finally:
-        engine.dispose()
-
-
-if __name__ == "__main__":
-    main()

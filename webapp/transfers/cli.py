@@ -6,7 +6,6 @@ from flask.cli import AppGroup
 
 from webapp.cli.output import echo_table
 from webapp.services import exports, imports
-from webapp.services.files import FileRefused
 
 imports_cli = AppGroup("imports", help="Import CSV or XLSX files.")
 exports_cli = AppGroup("exports", help="Export datasets to CSV, JSON Lines or XLSX.")
@@ -18,12 +17,9 @@ exports_cli = AppGroup("exports", help="Export datasets to CSV, JSON Lines or XL
 @click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
 def run_import(file: Path, importer: str, dry_run: bool) -> None:
     """Import FILE now and print the counts and the refused rows."""
-    try:
-        with open(file, "rb") as stream:
-            record = imports.store_upload(stream, file.name, importer, None, dry_run)
-        record = imports.run_import(record.id)
-    except (FileRefused, imports.ImportRequestError) as exc:
-        raise click.ClickException(str(exc)) from None
+    with open(file, "rb") as stream:
+        record = imports.store_upload(stream, file.name, importer, None, dry_run)
+    record = imports.run_import(record.id)
     label = "Dry run" if dry_run else "Imported"
     click.echo(
         f"{label} {file.name}: {record.total_rows} rows, {record.created_rows} created, "
@@ -54,11 +50,8 @@ def run_import(file: Path, importer: str, dry_run: bool) -> None:
 def run_export(dataset, fmt, status, since, until, search, output: Path | None) -> None:
     """Export a dataset now and print the file's path."""
     filters = {"status": status, "since": since, "until": until, "search": search}
-    try:
-        export = exports.start_export(dataset, fmt, {k: v for k, v in filters.items() if v}, None)
-        export = exports.write_export(export.id)
-    except exports.ExportError as exc:
-        raise click.ClickException(str(exc)) from None
+    export = exports.start_export(dataset, fmt, {k: v for k, v in filters.items() if v}, None)
+    export = exports.write_export(export.id)
     path = export.path
     if output is not None:
         shutil.copyfile(export.path, output)

@@ -3,29 +3,28 @@
 New job rows are written at once, in one transaction for any number of jobs, because they must be
 durable before Huey can hand the task to a worker. State changes reported by workers (running,
 progress, finished) are, in a consumer, gathered for a few milliseconds and written together: the
-changes for one job coalesce into one row update and all of them share one transaction, written by
-the consumer's writer process (``job_writer``) where it has one. Outside a consumer (web requests,
-commands, immediate mode) every change is written through at once.
+changes for one job coalesce into one row update and all of them share one transaction, written
+by the consumer's writer process (``jobkit.writer``) where it has one. Outside a consumer (web
+requests, commands, immediate mode) every change is written through at once.
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import threading
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
-from webapp.models.base import UTCDateTime, utcnow
+from jobkit.store import write_changes
+from jobkit.writer import WriterGone, WriterProcess, can_write_for
+from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog, JobStatus
 from webapp.redaction import redact_job_values
-from webapp.services.job_writer import WriterGone, WriterProcess, can_write_for
 
 log = logging.getLogger(__name__)
 table = JobLog.__table__
@@ -51,7 +50,7 @@ class JobRecorder:
 
     def start_batching(self, engine: Engine, interval: float, writer_process: bool = False) -> None:
         """Buffer state changes and write them every ``interval`` seconds (for consumers); with
-        ``writer_process``, a process of its own writes them (see ``job_writer``)."""
+        ``writer_process``, a process of its own writes them (see ``jobkit.writer``)."""
         if interval <= 0 or self._thread is not None:
             return
         self._engine = engine
@@ -162,7 +161,7 @@ class JobRecorder:
             return
         values = redact_job_values(values)  # secrets never reach the database, index or export
         if self._thread is None:
-            self._write(engine or self._engine, {job_id: dict(values)})
+            write_changes(engine or self._engine, {job_id: dict(values)})
             return
         with self._lock:
             self._changes.setdefault(job_id, {}).update(values)
@@ -176,7 +175,7 @@ class JobRecorder:
                 return
             try:
                 self._write_batch(changes)
-            except Exception:
+            except Exception:  # put the changes back for the next flush, then re-raise
                 with self._lock:
                     for job_id, values in changes.items():
                         self._changes[job_id] = {**values, **self._changes.get(job_id, {})}
@@ -192,93 +191,7 @@ class JobRecorder:
                 log.warning("the job writer process is gone (%s); writing in this one", exc)
                 self._writer = None
                 writer.abandon()
-        self._write(self._engine, changes)
-
-    @staticmethod
-    def _write(engine: Engine, changes: Mapping[int, Mapping[str, Any]]) -> None:
-        """Group the updates by the columns they set and write each group in one statement.
-
-        A job someone cancelled while it was still pending stays cancelled: every update skips
-        rows whose status is already ``cancelled``. The statements go to the driver as they
-        are, with values converted here, a column at a time: SQLAlchemy's per-row parameter
-        processing cost a consumer more of its throughput than the database's own work did.
-        """
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for job_id, values in changes.items():
-            groups.setdefault(tuple(sorted(values)), []).append(job_id)
-        dialect = engine.dialect.name
-        with engine.begin() as conn:
-            for columns, ids in groups.items():
-                sql = _update_sql(engine, columns)
-                lists = [
-                    _converted(dialect, column, [changes[job_id][column] for job_id in ids])
-                    for column in columns
-                ]
-                if dialect == "postgresql":
-                    conn.exec_driver_sql(sql, (*lists, ids))
-                else:
-                    conn.exec_driver_sql(sql, list(zip(*lists, ids, strict=True)))
-
-
-def _converted(dialect: str, column: str, values: list) -> list:
-    """One column's values as its SQLAlchemy type would send them to the driver."""
-    if column in _DATETIME_COLUMNS:
-        convert = _sqlite_time if dialect == "sqlite" else _naive_utc
-    elif column in _JSON_COLUMNS:
-        convert = json.dumps
-    else:
-        return values
-    return [None if value is None else convert(value) for value in values]
-
-
-def _sqlite_time(value: datetime) -> str:
-    """SQLAlchemy's SQLite format, naive UTC; the first 26 characters of isoformat leave out an
-    offset without the cost of replace(tzinfo=None)."""
-    if value.tzinfo is not None and value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]
-
-
-def _naive_utc(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        return value
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None)
-
-
-_update_statements: dict[tuple[str, tuple[str, ...]], str] = {}
-_DATETIME_COLUMNS = frozenset(c.name for c in table.c if isinstance(c.type, UTCDateTime))
-_JSON_COLUMNS = frozenset(c.name for c in table.c if isinstance(c.type, JSON))
-
-
-def _update_sql(engine: Engine, columns: tuple[str, ...]) -> str:
-    """The UPDATE for one set of columns on this database, made once per set: on SQLite one
-    row per parameter tuple; on PostgreSQL all rows at once, as one array per column (psycopg's
-    pipelined executemany spent about 40 us of the consumer's Python time on every row), sent
-    in binary (%b): text arrays cost psycopg a regex per element, three times the Python."""
-    key = (engine.dialect.name, columns)
-    sql = _update_statements.get(key)
-    if sql is None:
-        unknown = set(columns) - set(table.c.keys())
-        if unknown:
-            raise ValueError(f"not job-log columns: {sorted(unknown)}")
-        keep_cancelled = f"status != '{JobStatus.CANCELLED.value}'"
-        if engine.dialect.name == "postgresql":
-            types = [table.c[name].type.compile(dialect=engine.dialect) for name in columns]
-            arrays = ", ".join(f"%b::{sql_type}[]" for sql_type in (*types, "INTEGER"))
-            assignments = ", ".join(f"{name} = v.{name}" for name in columns)
-            sql = (
-                f"UPDATE {table.name} SET {assignments} FROM unnest({arrays}) "
-                f"AS v({', '.join((*columns, 'id'))}) "
-                f"WHERE {table.name}.id = v.id AND {table.name}.{keep_cancelled}"
-            )
-        else:
-            mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-            assignments = ", ".join(f"{name} = {mark}" for name in columns)
-            sql = f"UPDATE {table.name} SET {assignments} WHERE id = {mark} AND {keep_cancelled}"
-        _update_statements[key] = sql
-    return sql
+        write_changes(self._engine, changes)
 
 
 recorder = JobRecorder()

@@ -2,6 +2,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from tasks.series import dispatch_series_data
 from webapp.extensions import db
 from webapp.models.integrations import Integration
 from webapp.models.series import Series
@@ -25,8 +26,6 @@ DEMO_INTEGRATION_SHOW = 83
 @with_appcontext
 def demo(first_run: bool) -> None:
     """Add a few well-known series and an integration, so a new console has work to show."""
-    from tasks.series import dispatch_series_data
-
     if first_run and (
         db.session.scalar(select(func.count()).select_from(Series))
         or db.session.scalar(select(func.count()).select_from(Integration))
@@ -38,8 +37,8 @@ def demo(first_run: bool) -> None:
     for tvmaze_id in DEMO_SHOWS:
         try:
             added.append(series_service.add_series(tvmaze_id=tvmaze_id, user_id=user_id))
-        except series_service.SeriesError:
-            continue  # already there
+        except series_service.SeriesExists:
+            continue
     job_ids = dispatch_series_data([s.id for s in added], user_id=user_id)
     click.echo(f"Added {len(added)} series and dispatched {len(job_ids)} data jobs.")
     if admin is not None and not integration_service.integrations_of(admin.id):

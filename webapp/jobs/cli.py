@@ -3,13 +3,9 @@ from flask.cli import AppGroup
 
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.services import jobs as job_service
-from webapp.services.jobs import JobError, JobFilters
+from webapp.services.jobs import JobFilters
 
 jobs_cli = AppGroup("jobs", help="Job logs: list, show, cancel, retry, prune.")
-
-
-def _fail(exc: JobError):
-    raise click.ClickException(str(exc)) from None
 
 
 def echo_jobs(jobs, as_json: bool) -> None:
@@ -45,10 +41,7 @@ def echo_jobs(jobs, as_json: bool) -> None:
 @json_option
 def list_(status, task, queue, limit, as_json) -> None:
     """Job logs, newest first."""
-    try:
-        jobs, _ = job_service.list_jobs(JobFilters(status=status, task=task, queue=queue), limit)
-    except JobError as exc:
-        _fail(exc)
+    jobs, _ = job_service.list_jobs(JobFilters(status=status, task=task, queue=queue), limit)
     echo_jobs(jobs, as_json)
 
 
@@ -57,10 +50,7 @@ def list_(status, task, queue, limit, as_json) -> None:
 @json_option
 def show(job_id: int, as_json: bool) -> None:
     """One job log."""
-    try:
-        job = job_service.get_job(job_id)
-    except JobError as exc:
-        _fail(exc)
+    job = job_service.get_job(job_id)
     if as_json:
         echo_json(job.to_dict())
         return
@@ -75,10 +65,7 @@ def show(job_id: int, as_json: bool) -> None:
 @click.argument("job_id", type=int)
 def cancel(job_id: int) -> None:
     """Cancel a pending job, or ask a running one to stop."""
-    try:
-        job = job_service.cancel_job(job_id)
-    except JobError as exc:
-        _fail(exc)
+    job = job_service.cancel_job(job_id)
     if job.status == "cancelled":
         click.echo(f"Job {job_id} cancelled.")
     else:
@@ -89,10 +76,7 @@ def cancel(job_id: int) -> None:
 @click.argument("job_id", type=int)
 def retry(job_id: int) -> None:
     """Retry a failed or cancelled job as a new job."""
-    try:
-        new_id = job_service.retry_job(job_id)
-    except JobError as exc:
-        _fail(exc)
+    new_id = job_service.retry_job(job_id)
     click.echo(f"Job {job_id} retried as job {new_id}.")
 
 

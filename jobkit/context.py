@@ -14,9 +14,9 @@ from typing import Any
 from flask import Flask, has_app_context
 from sqlalchemy import select
 
+from jobkit.recorder import recorder
 from webapp.extensions import db
 from webapp.models.jobs import JobLog, JobStatus
-from webapp.services.recorder import recorder
 
 CANCEL_CHECK_SECONDS = 1.0
 
@@ -24,6 +24,7 @@ _current: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar(
     "jobdeck_job", default=None
 )
 _consumer_app: Flask | None = None
+_app_factory: Callable[[], Flask] | None = None
 _worker_threads = threading.local()
 
 
@@ -45,15 +46,22 @@ def bind_app(app: Flask) -> None:
     _consumer_app = app
 
 
+def bind_factory(factory: Callable[[], Flask]) -> None:
+    """Build the app with ``factory`` the first time a task finds no app context and no app
+    was bound (the framework never imports the app itself)."""
+    global _app_factory
+    _app_factory = factory
+
+
 def app_context():
     """The current app context, or the consumer's app pushed for the caller."""
     global _consumer_app
     if has_app_context():
         return nullcontext()
     if _consumer_app is None:
-        from webapp import create_app
-
-        _consumer_app = create_app()
+        if _app_factory is None:
+            raise RuntimeError("no app to run tasks in: call jobkit.bind_app or bind_factory")
+        _consumer_app = _app_factory()
     return _consumer_app.app_context()
 
 

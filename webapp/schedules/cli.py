@@ -1,6 +1,7 @@
 import click
 from flask.cli import AppGroup
 
+from tasks.schedules import tick
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.services import schedules as service
 from webapp.services import timing
@@ -40,8 +41,6 @@ def list_(as_json: bool) -> None:
 @schedule_cli.command("run")
 def run_due() -> None:
     """Dispatch every schedule that is due now."""
-    from tasks.schedules import tick
-
     click.echo(f"Dispatched {tick()} scheduled run(s).")
 
 
@@ -49,10 +48,7 @@ def run_due() -> None:
 @click.argument("ref")
 def test(ref: str) -> None:
     """Run one schedule (by name or id) now, whatever its timing, and show its output."""
-    try:
-        schedule = service.get_schedule(ref)
-    except service.ScheduleError as exc:
-        raise click.ClickException(str(exc)) from None
+    schedule = service.get_schedule(ref)
     run = service.execute_run(service.manual_run(schedule, "schedule test").id)
     click.echo((run.output or "").rstrip())
     click.echo(f"{schedule.command}: exit code {run.exit_code} ({run.status})")

@@ -5,13 +5,15 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from jobkit import bind_app, huey, pauses
+from jobkit.recorder import recorder
+from tasks.upkeep import Upkeep
 from webapp import redaction
-from webapp.cli.jobs import echo_jobs
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.extensions import db
+from webapp.jobs.cli import echo_jobs
 from webapp.models.jobs import QUEUES, JobLog
 from webapp.services import jobs as job_service
-from webapp.services import pauses
 
 queue_cli = AppGroup("queue", help="Run consumers and look after the queues.")
 
@@ -46,9 +48,6 @@ def _traceback_in_the_job_log(record: logging.LogRecord) -> bool:
 @click.option("--verbose", is_flag=True, help="Log every task (costs throughput).")
 def work(workers: int, max_delay: float, verbose: bool) -> None:
     """Run a Huey consumer with this app's settings; Ctrl-C stops it after the running jobs."""
-    from tasks import bind_app, huey
-    from tasks.upkeep import Upkeep
-    from webapp.services.recorder import recorder
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -175,10 +174,7 @@ def _pause_command(action: str):
     @click.option("--task", "is_task", is_flag=True, help="NAME is a task type, not a queue.")
     def command(name: str, is_task: bool) -> None:
         kind = "task" if is_task else "queue"
-        try:
-            changed = getattr(pauses, action)(kind, name)
-        except pauses.PauseError as exc:
-            raise click.ClickException(str(exc)) from None
+        changed = getattr(pauses, action)(kind, name)
         done = "paused" if action == "pause" else "resumed"
         click.echo(
             f"The {kind} {name} is {done}." if changed else f"The {kind} {name} was already {done}."

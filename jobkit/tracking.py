@@ -31,21 +31,22 @@ from huey.exceptions import RetryTask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from tasks.context import (
+from jobkit import registry
+from jobkit.context import (
     JobCancelled,
     JobContext,
     PermanentError,
     _current,
     task_context,
 )
-from tasks.policy import RetryPolicy
-from tasks.queue import QUEUE_PRIORITIES, enqueue_many, huey
+from jobkit.pauses import is_paused
+from jobkit.policy import RetryPolicy
+from jobkit.queue import QUEUE_PRIORITIES, enqueue_many, huey
+from jobkit.recorder import pending_row, recorder
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
 from webapp.redaction import REDACTED
-from webapp.services.pauses import is_paused
-from webapp.services.recorder import pending_row, recorder
 
 # Names that ``dispatch`` takes for itself; a tracked task cannot use them as parameters.
 DISPATCH_OPTIONS = ("user_id", "source", "batch_id", "queue", "delay", "retry_of")
@@ -56,7 +57,6 @@ CONSUMER_ID = f"{socket.gethostname()}:{os.getpid()}"
 # Read on every run: plain strings cost less than the enum's .value.
 RUNNING, COMPLETED = JobStatus.RUNNING.value, JobStatus.COMPLETED.value
 
-_registry: dict[str, TrackedTask] = {}
 _thread_names = threading.local()
 
 
@@ -115,7 +115,7 @@ class TrackedTask:
         run.__module__ = func.__module__
         run.__name__ = self.name
         self.huey_task = huey.task(context=True, name=self.name)(run)
-        _registry[self.name] = self
+        registry.register(self.name, self)
 
     def __repr__(self) -> str:
         return f"<TrackedTask {self.name} queue={self.queue}>"
@@ -342,7 +342,7 @@ class TrackedTask:
                     },
                 )
                 return None
-            except Exception as exc:
+            except Exception as exc:  # any failure of the task: recorded, then re-raised
                 db.session.rollback()
                 if isinstance(exc, PermanentError):
                     huey_task.retries = 0
@@ -431,12 +431,3 @@ def tracked_task(
         )
 
     return decorator
-
-
-def task_named(name: str) -> TrackedTask | None:
-    """The registered tracked task called ``name``."""
-    return _registry.get(name)
-
-
-def registered_tasks() -> list[str]:
-    return sorted(_registry)

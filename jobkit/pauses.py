@@ -7,6 +7,8 @@ import time
 
 from sqlalchemy import delete, select
 
+from jobkit import registry
+from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.models.jobs import QUEUES, Pause
 
@@ -17,7 +19,7 @@ _cache_lock = threading.Lock()
 _cache: tuple[float, set[tuple[str, str]]] = (0.0, set())
 
 
-class PauseError(Exception):
+class PauseError(NotFound):
     """An unknown queue or kind."""
 
 
@@ -26,11 +28,8 @@ def _check(kind: str, name: str) -> None:
         raise PauseError(f"unknown kind {kind!r}; use queue or task")
     if kind == "queue" and name not in QUEUES:
         raise PauseError(f"unknown queue {name!r}; use one of {', '.join(QUEUES)}")
-    if kind == "task":
-        from tasks import task_named
-
-        if task_named(name) is None:
-            raise PauseError(f"unknown task {name!r}")
+    if kind == "task" and registry.task_named(name) is None:
+        raise PauseError(f"unknown task {name!r}")
 
 
 def pause(kind: str, name: str, user_id: int | None = None) -> bool:

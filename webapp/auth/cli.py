@@ -22,10 +22,7 @@ users_cli = AppGroup("users", help="Manage users and API tokens.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.VIEWER.value)
 def create(email: str, password: str, role: str) -> None:
     """Add a user."""
-    try:
-        user = create_user(email, password, role)
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
+    user = create_user(email, password, role)
     click.echo(f"Created {user.email} ({user.role}).")
 
 

@@ -1,11 +1,12 @@
 import click
 from flask.cli import AppGroup
 
+from jobkit.tracking import Call
+from tasks.series import dispatch_episode_data, dispatch_series_data, sync_pending_episodes
 from webapp.cli.output import echo_json, echo_table
 from webapp.extensions import db
 from webapp.models.series import Series
 from webapp.services import series as series_service
-from webapp.services.series import SeriesError
 
 series_cli = AppGroup("series", help="TV series and their data from TVmaze.")
 episodes_cli = AppGroup("episodes", help="Episodes and their data from TVmaze.")
@@ -13,16 +14,9 @@ episodes_cli = AppGroup("episodes", help="Episodes and their data from TVmaze.")
 HOURS = click.FloatRange(min=0, min_open=True)
 
 
-def _fail(exc: Exception):
-    raise click.ClickException(str(exc)) from None
-
-
 def _dispatch_stale(find, dispatch, noun: str, unchanged: str) -> None:
     """Find stale rows, dispatch their data jobs, and say what was skipped."""
-    try:
-        stale = find()
-    except SeriesError as exc:
-        _fail(exc)
+    stale = find()
     if stale.note:
         click.echo(stale.note, err=True)
     ids = dispatch(stale.ids)
@@ -39,10 +33,7 @@ def add(tvmaze_id: int | None, tvdb_id: int | None, as_json: bool) -> None:
     """Add a series (its data is imported by the next import-missing-data)."""
     if (tvmaze_id is None) == (tvdb_id is None):
         raise click.UsageError("give exactly one of --tvmaze ID or --tvdb ID")
-    try:
-        series = series_service.add_series(tvmaze_id=tvmaze_id, tvdb_id=tvdb_id)
-    except SeriesError as exc:
-        _fail(exc)
+    series = series_service.add_series(tvmaze_id=tvmaze_id, tvdb_id=tvdb_id)
     if as_json:
         echo_json(series.to_dict())
     else:
@@ -76,8 +67,6 @@ def list_(as_json: bool) -> None:
 @series_cli.command("import-missing-data")
 def series_import_missing() -> None:
     """Dispatch a data job for every series never imported."""
-    from tasks.series import dispatch_series_data
-
     ids = dispatch_series_data(series_service.series_missing_data())
     click.echo(f"Dispatched {len(ids)} series data jobs.")
 
@@ -92,8 +81,6 @@ def series_import_missing() -> None:
 )
 def series_check_updates(hours: float) -> None:
     """Dispatch data jobs for series older than --hours that changed upstream."""
-    from tasks.series import dispatch_series_data
-
     _dispatch_stale(
         lambda: series_service.stale_series(hours),
         dispatch_series_data,
@@ -105,8 +92,6 @@ def series_check_updates(hours: float) -> None:
 @episodes_cli.command("import-missing-data")
 def episodes_import_missing() -> None:
     """Dispatch a data job for every episode never imported."""
-    from tasks.series import dispatch_episode_data
-
     ids = dispatch_episode_data(series_service.episodes_missing_data())
     click.echo(f"Dispatched {len(ids)} episode data jobs.")
 
@@ -121,8 +106,6 @@ def episodes_import_missing() -> None:
 )
 def episodes_check_updates(hours: float) -> None:
     """Dispatch data jobs for episodes older than --hours whose show changed upstream."""
-    from tasks.series import dispatch_episode_data
-
     _dispatch_stale(
         lambda: series_service.stale_episodes(hours),
         dispatch_episode_data,
@@ -138,8 +121,6 @@ def episodes_check_updates(hours: float) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def retry_failed(series_id: int | None, user_id: int | None, reset: bool, yes: bool) -> None:
     """Reset failed episode syncs to pending and dispatch one job per series."""
-    from tasks.series import sync_pending_episodes
-    from tasks.tracking import Call
 
     failed = series_service.failed_episode_syncs(series_id, user_id)
     if not failed:

@@ -1,0 +1,92 @@
+"""Why a pending job is not running: each reason in words, in the order they are checked."""
+
+from datetime import timedelta
+
+from jobkit import pauses
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.jobs import JobLog
+from webapp.services import consumers
+from webapp.services.waiting import waiting_counts, waiting_reason, waiting_reasons
+
+
+def job(**fields) -> JobLog:
+    row = JobLog(task=fields.pop("task", "sample_job"), status=fields.pop("status", "pending"))
+    for key, value in fields.items():
+        setattr(row, key, value)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def test_a_job_that_is_not_pending_has_no_reason(app):
+    assert waiting_reason(job(status="running")) is None
+    assert waiting_reason(job(status="failed")) is None
+
+
+def test_no_consumer_alive_is_said_with_when_one_was_last_seen(app):
+    waiting = job()
+    reason = waiting_reason(waiting)
+    assert reason.code == "no_consumer" and "none has ever run" in reason.message
+    consumers.register("host:1", 1, 2)
+    consumers.stopped("host:1")
+    reason = waiting_reason(waiting)
+    assert reason.code == "no_consumer" and "last seen at" in reason.message
+
+
+def test_a_retry_wait_names_the_time_and_the_attempt(app):
+    consumers.register("host:1", 1, 2)
+    at = utcnow() + timedelta(minutes=5)
+    reason = waiting_reason(job(next_attempt_at=at, attempts=1, max_attempts=4))
+    assert reason.code == "retry"
+    assert at.strftime("%Y-%m-%d %H:%M") in reason.message and "attempt 2 of 4" in reason.message
+
+
+def test_a_paused_queue_or_task_says_who_paused_it(app, users):
+    consumers.register("host:1", 1, 2)
+    pauses.pause("queue", "low", user_id=users["operator"].id)
+    reason = waiting_reason(job(queue="low"))
+    assert reason.code == "paused"
+    assert "the low queue was paused by" in reason.message
+    assert users["operator"].email in reason.message
+    pauses.pause("task", "sample_job")
+    assert "the task sample_job was paused" in waiting_reason(job(queue="high")).message
+
+
+def test_all_workers_busy_names_the_jobs_they_run(app):
+    consumers.register("host:1", 1, 2)
+    first, second = job(status="running"), job(status="running")
+    reason = waiting_reason(job())
+    assert reason.code == "busy"
+    assert reason.message == f"All 2 workers are busy (with jobs #{first.id}, #{second.id})."
+
+
+def test_jobs_ahead_count_higher_queues_and_older_jobs_of_its_own(app):
+    consumers.register("host:1", 1, 4)
+    job(queue="high")
+    job(queue="default")
+    job(queue="default", next_attempt_at=utcnow() + timedelta(hours=1))  # not ahead: waits
+    mine = job(queue="default")
+    job(queue="low")
+    job(queue="default")  # newer: behind
+    assert waiting_reason(mine).message == "2 jobs are ahead of it in the queues."
+    first = db.session.get(JobLog, 1)
+    assert waiting_reason(first).message.startswith("Next in line")
+
+
+def test_reasons_for_a_page_and_counts_for_the_dashboard(app):
+    consumers.register("host:1", 1, 1)
+    retrying = job(next_attempt_at=utcnow() + timedelta(minutes=1))
+    pauses.pause("queue", "low")
+    paused = job(queue="low")
+    queued = job()
+    done = job(status="completed")
+    reasons = waiting_reasons([retrying, paused, queued, done])
+    assert {i: r.code for i, r in reasons.items()} == {
+        retrying.id: "retry",
+        paused.id: "paused",
+        queued.id: "queued",
+    }
+    assert waiting_counts() == {"retry": 1, "paused": 1, "no_consumer": 0, "busy": 0, "queued": 1}
+    job(status="running")
+    assert waiting_counts()["busy"] == 1

@@ -1,0 +1,186 @@
+"""Why a pending job is not running, in words: waiting for its retry, paused, no consumer alive,
+every worker busy, or behind other jobs in its queue.
+
+The reasons are checked in that order, the first that holds is the answer. What every job shares
+(pauses, consumers, running jobs) is read once per ``Situation``, so a page of jobs costs one
+count per job at most.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+
+from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.jobs import QUEUES, Consumer, JobLog, JobStatus, Pause
+from webapp.models.users import User
+from webapp.services import consumers
+
+# Counting the jobs ahead stops here: "more than 10,000" is as useful as the exact figure.
+AHEAD_COUNTED = 10_000
+CODES = ("retry", "paused", "no_consumer", "busy", "queued")
+
+
+@dataclass(frozen=True)
+class WaitingReason:
+    """Why a job waits: a short ``code`` (one of ``CODES``) and a sentence for people."""
+
+    code: str
+    message: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass
+class Situation:
+    """What all pending jobs share at one moment, read once."""
+
+    now: datetime = field(default_factory=utcnow)
+    pauses: dict[tuple[str, str], Pause] = field(default_factory=dict)
+    paused_by: dict[int, str] = field(default_factory=dict)
+    workers: int = 0
+    last_seen: datetime | None = None
+    running: list[int] = field(default_factory=list)
+
+    @classmethod
+    def read(cls) -> Situation:
+        """The pauses, live consumers and running jobs as they are now."""
+        situation = cls()
+        for pause in db.session.scalars(select(Pause)):
+            situation.pauses[(pause.kind, pause.name)] = pause
+        user_ids = {p.paused_by for p in situation.pauses.values() if p.paused_by is not None}
+        if user_ids:
+            rows = db.session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+            situation.paused_by = {user_id: email for user_id, email in rows}
+        live = consumers.live_consumers()
+        situation.workers = sum(c.workers for c in live)
+        if not live:
+            situation.last_seen = db.session.scalar(select(func.max(Consumer.heartbeat_at)))
+        situation.running = list(
+            db.session.scalars(
+                select(JobLog.id)
+                .where(JobLog.status == JobStatus.RUNNING.value)
+                .order_by(JobLog.id)
+                .limit(max(situation.workers, 1) + 1)
+            )
+        )
+        return situation
+
+    def pause_of(self, job: JobLog) -> tuple[str, Pause] | None:
+        for kind, name in (("queue", job.queue), ("task", job.task)):
+            pause = self.pauses.get((kind, name))
+            if pause is not None:
+                return kind, pause
+        return None
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def jobs_ahead(job: JobLog, now: datetime) -> int:
+    """Pending jobs a worker takes before this one: those of higher-priority queues and the
+    older ones of its own queue, leaving out jobs waiting for a retry later on."""
+    higher = QUEUES[: QUEUES.index(job.queue)] if job.queue in QUEUES else ()
+    ready = or_(JobLog.next_attempt_at.is_(None), JobLog.next_attempt_at <= now)
+    ahead = (
+        select(JobLog.id)
+        .where(
+            JobLog.status == JobStatus.PENDING.value,
+            ready,
+            or_(
+                JobLog.queue.in_(higher),
+                (JobLog.queue == job.queue) & (JobLog.id < job.id),
+            ),
+        )
+        .limit(AHEAD_COUNTED + 1)
+        .subquery()
+    )
+    return db.session.scalar(select(func.count()).select_from(ahead)) or 0
+
+
+def waiting_reason(job: JobLog, situation: Situation | None = None) -> WaitingReason | None:
+    """Why ``job`` is not running, or None when it is not pending."""
+    if job.status != JobStatus.PENDING.value:
+        return None
+    situation = situation or Situation.read()
+    now = situation.now
+    if job.next_attempt_at is not None and job.next_attempt_at > now:
+        return WaitingReason(
+            "retry",
+            f"Waiting for its retry at {_when(job.next_attempt_at)} "
+            f"(attempt {job.attempts + 1} of {job.max_attempts}).",
+        )
+    paused = situation.pause_of(job)
+    if paused is not None:
+        kind, pause = paused
+        what = f"the {job.queue} queue" if kind == "queue" else f"the task {job.task}"
+        who = situation.paused_by.get(pause.paused_by) if pause.paused_by else None
+        by = f" by {who}" if who else ""
+        return WaitingReason(
+            "paused", f"Paused: {what} was paused{by} at {_when(pause.paused_at)}."
+        )
+    if situation.workers == 0:
+        seen = (
+            f"last seen at {_when(situation.last_seen)}"
+            if situation.last_seen
+            else "none has ever run"
+        )
+        return WaitingReason(
+            "no_consumer", f"No consumer is alive ({seen}): start one with `flask queue work`."
+        )
+    if len(situation.running) >= situation.workers:
+        shown = ", ".join(f"#{i}" for i in situation.running[: situation.workers][:5])
+        more = "…" if situation.workers > 5 else ""
+        return WaitingReason(
+            "busy", f"All {situation.workers} workers are busy (with jobs {shown}{more})."
+        )
+    ahead = jobs_ahead(job, now)
+    if ahead > AHEAD_COUNTED:
+        return WaitingReason("queued", f"More than {AHEAD_COUNTED:,} jobs are ahead of it.")
+    if ahead:
+        noun = "job is" if ahead == 1 else "jobs are"
+        return WaitingReason("queued", f"{ahead:,} {noun} ahead of it in the queues.")
+    return WaitingReason("queued", "Next in line: a worker takes it at its next poll.")
+
+
+def waiting_reasons(jobs: list[JobLog]) -> dict[int, WaitingReason]:
+    """The reason of every pending job in ``jobs``, reading what they share once."""
+    pending = [job for job in jobs if job.status == JobStatus.PENDING.value]
+    if not pending:
+        return {}
+    situation = Situation.read()
+    return {job.id: reason for job in pending if (reason := waiting_reason(job, situation))}
+
+
+def waiting_counts() -> dict[str, int]:
+    """Pending jobs counted by reason, for the dashboard: a few counts, never a row per job."""
+    situation = Situation.read()
+    now = situation.now
+    pending = JobLog.status == JobStatus.PENDING.value
+    retry = JobLog.next_attempt_at > now
+    counts = dict.fromkeys(CODES, 0)
+    counts["retry"] = db.session.scalar(select(func.count()).where(pending, retry)) or 0
+    not_retry = or_(JobLog.next_attempt_at.is_(None), JobLog.next_attempt_at <= now)
+    paused_queues = [name for kind, name in situation.pauses if kind == "queue"]
+    paused_tasks = [name for kind, name in situation.pauses if kind == "task"]
+    is_paused = or_(JobLog.queue.in_(paused_queues), JobLog.task.in_(paused_tasks))
+    if paused_queues or paused_tasks:
+        counts["paused"] = (
+            db.session.scalar(select(func.count()).where(pending, not_retry, is_paused)) or 0
+        )
+    rest_where = [pending, not_retry]
+    if paused_queues or paused_tasks:
+        rest_where.append(~is_paused)
+    rest = db.session.scalar(select(func.count()).where(*rest_where)) or 0
+    if situation.workers == 0:
+        counts["no_consumer"] = rest
+    elif len(situation.running) >= situation.workers:
+        counts["busy"] = rest
+    else:
+        counts["queued"] = rest
+    return counts
