@@ -39,10 +39,31 @@ def test_bad_input_is_one_line_and_exit_1_or_2(runner):
     assert runner.invoke(args=["jobs", "prune"]).exit_code == 2
 
 
+def test_jobs_list_finds_words_and_times(runner, app):
+    old = sample_job.dispatch(steps=2, step_seconds=0, fail_at_step=2)
+    sample_job.dispatch(steps=1, step_seconds=0)
+    found = json.loads(
+        runner.invoke(args=["jobs", "list", "--q", "SampleJobFailure", "--json"]).output
+    )
+    assert [job["id"] for job in found] == [old]
+    future = runner.invoke(args=["jobs", "list", "--since", "2999-01-01T00:00:00Z", "--json"])
+    assert json.loads(future.output) == []
+    past = runner.invoke(args=["jobs", "list", "--until", "2000-01-01T00:00:00+05:00"])
+    assert past.exit_code == 0 and past.output.strip() == "No jobs."
+    bad = runner.invoke(args=["jobs", "list", "--since", "yesterday"])
+    assert bad.exit_code == 2 and "--since must be an ISO 8601 time" in bad.output
+    nul = runner.invoke(args=["jobs", "list", "--q", "a\x00b"])
+    assert nul.exit_code == 2 and "must not contain a NUL" in nul.output
+
+
 def test_jobs_show_cancel_and_retry(runner):
     failed = sample_job.dispatch(steps=2, step_seconds=0, fail_at_step=2)
     shown = runner.invoke(args=["jobs", "show", str(failed)])
-    assert "status: failed" in shown.output and "traceback:\nTraceback" in shown.output
+    assert shown.output.startswith(f"Job #{failed}  sample_job  [failed]")
+    assert "  attempts   1 of 1\n" in shown.output
+    assert "  error      SampleJobFailure: " in shown.output
+    assert "  traceback\n    Traceback (most recent call last):" in shown.output
+    assert "{'" not in shown.output  # a readable block, not a Python dict
     one = json.loads(runner.invoke(args=["jobs", "show", str(failed), "--json"]).output)
     assert one["id"] == failed and one["status"] == "failed"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import pytest
-from webapp.services.pauses import PauseError
 
+from jobkit.pauses import PauseError
 from tasks.samples import sample_job
 from webapp.exceptions import Forbidden
 from webapp.services import commands, exports, schedules

@@ -1,7 +1,10 @@
+import json
+
 import click
 from flask.cli import AppGroup
 
 from webapp.cli.output import echo_json, echo_table, json_option
+from webapp.cli.params import MOMENT, TEXT
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
 
@@ -34,14 +37,18 @@ def echo_jobs(jobs, as_json: bool) -> None:
 
 
 @jobs_cli.command("list")
-@click.option("--status")
-@click.option("--task")
-@click.option("--queue")
+@click.option("--status", type=TEXT)
+@click.option("--task", type=TEXT)
+@click.option("--queue", type=TEXT)
+@click.option("--q", "words", type=TEXT, help="Words in the arguments, payload or error.")
+@click.option("--since", type=MOMENT, help="Created at or after this ISO 8601 time.")
+@click.option("--until", type=MOMENT, help="Created before this ISO 8601 time.")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @json_option
-def list_(status, task, queue, limit, as_json) -> None:
+def list_(status, task, queue, words, since, until, limit, as_json) -> None:
     """Job logs, newest first."""
-    jobs, _ = job_service.list_jobs(JobFilters(status=status, task=task, queue=queue), limit)
+    filters = JobFilters(status=status, task=task, queue=queue, q=words, since=since, until=until)
+    jobs, _ = job_service.list_jobs(filters, limit)
     echo_jobs(jobs, as_json)
 
 
@@ -54,11 +61,56 @@ def show(job_id: int, as_json: bool) -> None:
     if as_json:
         echo_json(job.to_dict())
         return
-    for key, value in job.to_dict().items():
-        if key == "traceback" and value:
-            click.echo("traceback:\n" + value.rstrip())
-        else:
-            click.echo(f"{key}: {value if value is not None else '—'}")
+    click.echo(describe_job(job))
+
+
+def _at(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
+def describe_job(job) -> str:
+    """A job log as a readable block: what ran, when, for what, and how it ended."""
+    lines = [
+        f"Job #{job.id}  {job.task}  [{job.status}]  {job.progress}%",
+        f"  queue      {job.queue}",
+        f"  attempts   {job.attempts} of {job.max_attempts}",
+        f"  created    {_at(job.created_at)}",
+        f"  started    {_at(job.started_at)}",
+        f"  finished   {_at(job.finished_at)}",
+    ]
+    if job.duration_s is not None:
+        lines.append(f"  duration   {job.duration_s:g} s")
+    if job.next_attempt_at:
+        lines.append(f"  next try   {_at(job.next_attempt_at)}")
+    if job.source_type:
+        lines.append(f"  record     {job.source_type} {job.source_id}")
+    for label, value in (
+        ("user", job.user_id),
+        ("batch", job.batch_id),
+        ("retry of", job.retry_of),
+    ):
+        if value is not None:
+            lines.append(f"  {label:<10} #{value}" if label != "user" else f"  user       {value}")
+    if job.worker:
+        lines.append(f"  worker     {job.worker}")
+    if job.message:
+        lines.append(f"  message    {job.message}")
+    if job.payload:
+        lines.append("  payload")
+        lines += [f"    {k}: {json.dumps(v, default=str)}" for k, v in sorted(job.payload.items())]
+    if job.arguments:
+        lines.append("  arguments")
+        lines += [f"    {k}: {json.dumps(v, default=str)}" for k, v in job.arguments.items()]
+    for entry in job.attempt_errors or []:
+        lines.append(
+            f"  attempt {entry.get('attempt')} failed at {entry.get('at')}: {entry.get('error')}"
+        )
+    if job.error:
+        lines.append(f"  error      {job.error}")
+    if job.traceback:
+        lines.append("  traceback")
+        lines += [f"    {line}" for line in job.traceback.rstrip().splitlines()]
+    return "\n".join(lines)
 
 
 @jobs_cli.command("cancel")
