@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
+from jobkit.redaction import redact_job_values
 from jobkit.store import write_changes
 from jobkit.writer import WriterGone, WriterProcess, can_write_for
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog, JobStatus
-from webapp.redaction import redact_job_values
 
 log = logging.getLogger(__name__)
 table = JobLog.__table__

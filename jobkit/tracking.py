@@ -43,10 +43,10 @@ from jobkit.pauses import is_paused
 from jobkit.policy import RetryPolicy
 from jobkit.queue import QUEUE_PRIORITIES, enqueue_many, huey
 from jobkit.recorder import pending_row, recorder
+from jobkit.redaction import REDACTED
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
-from webapp.redaction import REDACTED
 
 # Names that ``dispatch`` takes for itself; a tracked task cannot use them as parameters.
 DISPATCH_OPTIONS = ("user_id", "source", "batch_id", "queue", "delay", "retry_of")

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 import tasks  # noqa: F401  (every task module registers its tasks with Huey)
-from jobkit import bind_factory, configure_queue
+from jobkit import bind_factory, configure_queue, redaction
 from webapp import (
     api,
     auth,
@@ -19,7 +19,6 @@ from webapp import (
     jobs,
     models,  # noqa: F401  (registers the tables)
     observability,
-    redaction,
     schedules,
     security,
     series,

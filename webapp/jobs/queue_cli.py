@@ -5,10 +5,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from jobkit import bind_app, huey, pauses
+from jobkit import bind_app, huey, pauses, redaction
 from jobkit.recorder import recorder
 from tasks.upkeep import Upkeep
-from webapp import redaction
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.extensions import db
 from webapp.jobs.cli import echo_jobs

@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import or_, select, update
 
+from jobkit.redaction import redact_text
 from webapp.exceptions import Invalid, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
-from webapp.redaction import redact_text
 from webapp.services import outbound, vault
 from webapp.services.tvmaze import UpstreamUnavailable, tvmaze
 

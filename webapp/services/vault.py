@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-from webapp.redaction import is_secret_key
+from jobkit.redaction import is_secret_key
 
 SHOWN_CHARACTERS = 4
 
