@@ -4,7 +4,7 @@ It knows nothing of the app's areas: it imports only the job models and the exte
 app's own tasks live in ``tasks/`` and depend on this package, never the other way round.
 
 - ``queue``: the one Huey instance and its storages (SQLite, Redis, memory), priorities.
-- ``registry``: the tracked tasks this process knows, by name.
+- ``registry``: the tracked tasks this process knows, by name; ``tags``: labels on jobs.
 - ``tracking``: ``tracked_task``, ``dispatch`` and ``Call``; the run wrapper around each task.
 - ``context``: what a running task sees of its job (``current_job()``), its errors, and the app
   context tasks run in (built from the factory the consumer hands over with ``bind_factory``).

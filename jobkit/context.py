@@ -15,6 +15,7 @@ from flask import Flask, has_app_context
 from sqlalchemy import select
 
 from jobkit.recorder import recorder
+from jobkit.tags import clean_tags
 from webapp.extensions import db
 from webapp.models.jobs import JobLog, JobStatus
 
@@ -128,6 +129,11 @@ class JobContext:
             recorder.change(
                 db.engine, self.id, {"source_type": source_type, "source_id": source_id}
             )
+
+    def tag(self, *tags: str) -> None:
+        """Label this job (shown as chips, filtered by ``tag=``); repeated tags are ignored."""
+        if self.id is not None and tags:
+            recorder.add_tags(db.engine, self.id, clean_tags(tags))
 
     def _check_cancelled(self) -> None:
         now = time.monotonic()

@@ -14,7 +14,7 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -24,7 +24,7 @@ from jobkit.redaction import redact_job_values
 from jobkit.store import write_changes
 from jobkit.writer import WriterGone, WriterProcess, can_write_for
 from webapp.models.base import utcnow
-from webapp.models.jobs import JobLog, JobStatus
+from webapp.models.jobs import JobLog, JobStatus, JobTag
 
 log = logging.getLogger(__name__)
 table = JobLog.__table__
@@ -85,8 +85,14 @@ class JobRecorder:
 
     # -- new rows ---------------------------------------------------------------------------
 
-    def insert_jobs(self, engine: Engine, rows: list[dict[str, Any]]) -> list[int]:
-        """Insert pending job rows in one transaction and return their ids in order."""
+    def insert_jobs(
+        self,
+        engine: Engine,
+        rows: list[dict[str, Any]],
+        tags: list[Sequence[str]] | None = None,
+    ) -> list[int]:
+        """Insert pending job rows, and each row's ``tags``, in one transaction; return the
+        jobs' ids in order."""
         if not rows:
             return []
         with engine.begin() as conn:
@@ -94,14 +100,32 @@ class JobRecorder:
                 result = conn.execute(
                     insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
                 )
-                return [row.id for row in result]
-            # SQLite can only return ordered ids one row at a time. Instead: the first insert
-            # takes the write lock, and while it is held every further row gets max(id) + 1,
-            # so the ids of one plain executemany follow the first one without gaps.
-            first = conn.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()
-            if len(rows) > 1:
-                conn.execute(insert(table), rows[1:])
-            return list(range(first, first + len(rows)))
+                ids = [row.id for row in result]
+            else:
+                # SQLite can only return ordered ids one row at a time. Instead: the first
+                # insert takes the write lock, and while it is held every further row gets the
+                # next id, so the ids of one plain executemany follow the first without gaps.
+                first = conn.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()
+                if len(rows) > 1:
+                    conn.execute(insert(table), rows[1:])
+                ids = list(range(first, first + len(rows)))
+            if tags:
+                labels = [
+                    {"job_id": job_id, "tag": tag}
+                    for job_id, names in zip(ids, tags, strict=True)
+                    for tag in names
+                ]
+                if labels:
+                    conn.execute(insert(JobTag.__table__), labels)
+            return ids
+
+    def add_tags(self, engine: Engine, job_id: int, tags: Sequence[str]) -> None:
+        """Label a job; tags it already has are left as they are."""
+        with engine.begin() as conn:
+            have = set(conn.execute(select(JobTag.tag).where(JobTag.job_id == job_id)).scalars())
+            new = [{"job_id": job_id, "tag": tag} for tag in dict.fromkeys(tags) if tag not in have]
+            if new:
+                conn.execute(insert(JobTag.__table__), new)
 
     def attempt_errors(self, engine: Engine, job_id: int) -> list[dict[str, Any]]:
         """The failed attempts recorded so far, buffered or written (read when one fails)."""

@@ -44,12 +44,13 @@ from jobkit.policy import RetryPolicy
 from jobkit.queue import QUEUE_PRIORITIES, enqueue_many, huey
 from jobkit.recorder import pending_row, recorder
 from jobkit.redaction import REDACTED
+from jobkit.tags import clean_tags
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
 
 # Names that ``dispatch`` takes for itself; a tracked task cannot use them as parameters.
-DISPATCH_OPTIONS = ("user_id", "source", "batch_id", "queue", "delay", "retry_of")
+DISPATCH_OPTIONS = ("user_id", "source", "batch_id", "queue", "delay", "retry_of", "tags")
 PAUSE_RECHECK_SECONDS = 5
 QUEUE_BY_PRIORITY = {priority: queue for queue, priority in QUEUE_PRIORITIES.items()}
 CONSUMER_ID = f"{socket.gethostname()}:{os.getpid()}"
@@ -76,6 +77,7 @@ class Call:
     kwargs: dict[str, Any] = field(default_factory=dict)
     source: tuple[str, int] | None = None
     retry_of: int | None = None
+    tags: tuple[str, ...] = ()
 
 
 class TrackedTask:
@@ -91,6 +93,7 @@ class TrackedTask:
         on_failure: Callable[..., None] | None = None,
         unique_key: Callable[..., Any] | None = None,
         rerun_if_lost: bool = False,
+        tags: Iterable[str] = (),
         secret_args: Sequence[str] = (),
     ) -> None:
         if queue not in QUEUE_PRIORITIES:
@@ -103,6 +106,7 @@ class TrackedTask:
         self.on_failure = on_failure
         self.unique_key = unique_key
         self.rerun_if_lost = rerun_if_lost
+        self.tags = clean_tags(tags)
         self.signature = inspect.signature(func)
         self.secret_args = frozenset(secret_args)
         clash = set(self.signature.parameters) & set(DISPATCH_OPTIONS)
@@ -158,12 +162,13 @@ class TrackedTask:
         queue: str | None = None,
         delay: float | None = None,
         retry_of: int | None = None,
+        tags: Iterable[str] = (),
         **kwargs: Any,
     ) -> int:
         """Log and enqueue one run; returns the job-log id (the existing job's id when the task
         has a unique key and a job for that key is already pending or running)."""
         [job_id] = self.dispatch_many(
-            [Call(args, kwargs, source, retry_of)],
+            [Call(args, kwargs, source, retry_of, clean_tags(tags))],
             user_id=user_id,
             batch_id=batch_id,
             queue=queue,
@@ -178,6 +183,7 @@ class TrackedTask:
         batch_id: int | None = None,
         queue: str | None = None,
         delay: float | None = None,
+        tags: Iterable[str] = (),
     ) -> list[int]:
         """Log and enqueue many runs: one transaction for the rows, one round trip to the queue.
 
@@ -211,7 +217,9 @@ class TrackedTask:
                 slots.append(("new", len(new_rows)))
                 new_rows.append(row)
                 new_calls.append(call)
-        new_ids, inserted = self._insert(new_rows)
+        shared = self.tags + clean_tags(tags)
+        new_tags = [tuple(dict.fromkeys(shared + clean_tags(c.tags))) for c in new_calls]
+        new_ids, inserted = self._insert(new_rows, new_tags if any(new_tags) else None)
         eta = utcnow().replace(tzinfo=None) + timedelta(seconds=delay) if delay else None
         huey_tasks = [
             self.huey_call(job_id, call, max_attempts - 1, queue, eta)
@@ -277,18 +285,20 @@ class TrackedTask:
         db.session.commit()
         return found
 
-    def _insert(self, rows: list[dict[str, Any]]) -> tuple[list[int], list[bool]]:
-        """Insert the rows; returns their ids and whether each is ours. When another dispatcher
-        took a unique key meanwhile, that row's id is the other dispatcher's job."""
+    def _insert(
+        self, rows: list[dict[str, Any]], tags: list[tuple[str, ...]] | None
+    ) -> tuple[list[int], list[bool]]:
+        """Insert the rows (and their tags); returns their ids and whether each is ours. When
+        another dispatcher took a unique key meanwhile, that row's id is the other's job."""
         try:
-            return recorder.insert_jobs(db.engine, rows), [True] * len(rows)
+            return recorder.insert_jobs(db.engine, rows, tags), [True] * len(rows)
         except IntegrityError:
             if not any(row["unique_key"] for row in rows):
                 raise
         ids, inserted = [], []
-        for row in rows:
+        for index, row in enumerate(rows):
             try:
-                ids += recorder.insert_jobs(db.engine, [row])
+                ids += recorder.insert_jobs(db.engine, [row], [tags[index]] if tags else None)
                 inserted.append(True)
             except IntegrityError:
                 ids.append(self._active_jobs_by_key([row["unique_key"]])[row["unique_key"]])
@@ -410,6 +420,7 @@ def tracked_task(
     on_failure: Callable[..., None] | None = None,
     unique_key: Callable[..., Any] | None = None,
     rerun_if_lost: bool = False,
+    tags: Iterable[str] = (),
     secret_args: Sequence[str] = (),
 ) -> Callable[[Callable[..., Any]], TrackedTask]:
     """Make a function a tracked Huey task on ``queue`` (high, default or low).
@@ -420,6 +431,7 @@ def tracked_task(
     thread from outside). ``on_failure(*args, error=..., **kwargs)`` runs once the job has failed
     for good. ``unique_key(*args, **kwargs)`` allows one pending or running job per key.
     ``rerun_if_lost``: a job whose consumer died is queued again instead of failed.
+    ``tags`` label every job of the task (``dispatch(..., tags=[...])`` adds more).
     ``secret_args``: parameters whose values the job log never keeps (shown ``[redacted]``; a
     retry from the log cannot repeat them, so such a task is best given a record's id).
     """
@@ -427,7 +439,16 @@ def tracked_task(
 
     def decorator(func: Callable[..., Any]) -> TrackedTask:
         return TrackedTask(
-            func, queue, policy, name, timeout, on_failure, unique_key, rerun_if_lost, secret_args
+            func,
+            queue,
+            policy,
+            name,
+            timeout,
+            on_failure,
+            unique_key,
+            rerun_if_lost,
+            tags,
+            secret_args=secret_args,
         )
 
     return decorator

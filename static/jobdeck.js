@@ -32,6 +32,14 @@
     }
   });
 
+  // The browser's time zone, for users whose setting is "the browser's" (read by the server).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("jobdeck_tz=" + zone) === -1) {
+      document.cookie = "jobdeck_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (ignored) { /* a browser without Intl: the server's zone is used */ }
+
   // The server's clock, ticking between refreshes of the dashboard.
   window.setInterval(function () {
     var clock = document.getElementById("server-clock");

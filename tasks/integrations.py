@@ -19,6 +19,7 @@ PROCESS_TIMEOUT_SECONDS = 300
     on_failure=service.record_failure,
     unique_key=lambda integration_id: integration_id,
     rerun_if_lost=True,
+    tags=("integration",),
 )
 def process_integration_data(integration_id: int) -> str:
     """ProcessIntegrationData: fetch one integration's data (5-minute timeout, retried)."""
@@ -40,7 +41,7 @@ def dispatch_due(service_name: str | None = None, force: bool = False) -> list[i
     return job_ids
 
 
-@tracked_task(queue="high")
+@tracked_task(queue="high", tags=("system",))
 def check_integration_updates() -> str:
     """CheckIntegrationUpdates: dispatch every due integration that is not already processing."""
     return f"Dispatched {len(dispatch_due())} integration updates."

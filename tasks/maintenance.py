@@ -5,7 +5,7 @@ from jobkit.tracking import tracked_task
 from webapp.services import jobs
 
 
-@tracked_task(queue="low")
+@tracked_task(queue="low", tags=("system",))
 def prune_job_logs(days: int) -> str:
     """Delete finished job logs older than ``days`` days."""
     deleted = jobs.prune_jobs(

@@ -9,7 +9,7 @@ from webapp.models.schedules import ScheduleRun
 from webapp.services import schedules as service
 
 
-@tracked_task(queue="default")
+@tracked_task(queue="default", tags=("schedule",))
 def run_schedule(run_id: int) -> str:
     """Run one schedule run's command; a non-zero exit fails the job."""
     job = current_job()

@@ -13,6 +13,7 @@ from webapp.services.tvmaze import ShowNotFound
     retry_delays=OUTSIDE_SERVICE,
     unique_key=lambda series_id: series_id,
     rerun_if_lost=True,
+    tags=("tvmaze", "series"),
 )
 def import_series_data(series_id: int) -> str:
     """SeriesDataJob: import one series and create or update its episodes."""
@@ -31,6 +32,7 @@ def import_series_data(series_id: int) -> str:
     retry_delays=OUTSIDE_SERVICE,
     unique_key=lambda episode_id: episode_id,
     rerun_if_lost=True,
+    tags=("tvmaze", "episodes"),
 )
 def import_episode_data(episode_id: int) -> str:
     """EpisodeDataJob: import one episode."""
@@ -46,6 +48,7 @@ def import_episode_data(episode_id: int) -> str:
     retry_delays=OUTSIDE_SERVICE,
     unique_key=lambda series_id: series_id,
     rerun_if_lost=True,
+    tags=("tvmaze", "episodes"),
 )
 def sync_pending_episodes(series_id: int) -> str:
     """Fetch the pending episodes of one series (after retry-failed), skipping synced ones."""
@@ -75,7 +78,7 @@ def dispatch_episode_data(episode_ids: list[int], user_id: int | None = None) ->
     return _dispatch_as_batch(import_episode_data, "Episode data", "episode", episode_ids, user_id)
 
 
-@tracked_task(queue="default")
+@tracked_task(queue="default", tags=("tvmaze", "series"))
 def find_series_missing_data() -> str:
     """Dispatch a data job for every series never imported."""
     ids = dispatch_series_data(series_service.series_missing_data())

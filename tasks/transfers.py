@@ -12,11 +12,12 @@ from webapp.services import exports, imports
 from webapp.services.files import FileRefused
 
 
-@tracked_task(queue="default")
+@tracked_task(queue="default", tags=("import",))
 def run_import(import_id: int) -> str:
     job = current_job()
     job.link("import", import_id)
     record = db.session.get(Import, import_id)
+    job.tag(record.importer)
     record.job_log_id = job.id
     db.session.commit()
     try:
@@ -30,11 +31,12 @@ def run_import(import_id: int) -> str:
     )
 
 
-@tracked_task(queue="low")
+@tracked_task(queue="low", tags=("export",))
 def run_export(export_id: int) -> str:
     job = current_job()
     job.link("export", export_id)
     export = db.session.get(Export, export_id)
+    job.tag(export.dataset)
     export.job_log_id = job.id
     db.session.commit()
     export = exports.write_export(export_id, report=job.report)

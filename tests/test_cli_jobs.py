@@ -3,10 +3,12 @@
 import json
 from datetime import timedelta
 
+from jobkit import Call
 from tasks.samples import sample_job
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
+from webapp.services import batches
 
 
 def test_jobs_list_prints_a_table_or_the_api_objects(runner, client, bearer):
@@ -116,3 +118,49 @@ def test_queue_stats_failed_retry_and_flush(runner):
     flushed = runner.invoke(args=["queue", "flush", "--yes"])
     assert flushed.output.strip() == "Deleted 5 failed job record(s)."  # 2 + 1 + 2 retries
     assert runner.invoke(args=["queue", "failed"]).output.strip() == "No jobs."
+
+
+def test_imports_exports_and_batches_list_as_table_and_json(runner, tmp_path, app):
+    assert runner.invoke(args=["imports", "list"]).output.strip() == "No imports."
+    assert runner.invoke(args=["batches", "list"]).output.strip() == "No batches."
+    path = tmp_path / "series.csv"
+    path.write_text("name,tvmaze_id,tvdb_id\nThe Wire,179,\n")
+    runner.invoke(args=["imports", "run", str(path), "--importer", "series"])
+    table = runner.invoke(args=["imports", "list"]).output.splitlines()
+    assert table[0].split() == ["ID", "IMPORTER", "FILE", "STATUS", "ROWS", "REFUSED", "CREATED"]
+    assert table[1].split()[:6] == ["1", "series", "series.csv", "completed", "1/1", "0"]
+    [one] = json.loads(runner.invoke(args=["imports", "list", "--json"]).output)
+    assert one["id"] == 1 and one["importer"] == "series" and one["total_rows"] == 1
+
+    out = tmp_path / "out.csv"
+    runner.invoke(
+        args=["exports", "run", "--dataset", "series", "--format", "csv", "--output", str(out)]
+    )
+    [export] = json.loads(runner.invoke(args=["exports", "list", "--json"]).output)
+    assert export["dataset"] == "series" and export["format"] == "csv"
+    assert runner.invoke(args=["exports", "list"]).output.splitlines()[1].split()[:4] == [
+        str(export["id"]),
+        "series",
+        "csv",
+        export["status"],
+    ]
+
+    batch = batches.create_batch("nightly", 2)
+    sample_job.dispatch_many([Call(kwargs={"steps": 1, "step_seconds": 0})] * 2, batch_id=batch.id)
+    [listed] = json.loads(runner.invoke(args=["batches", "list", "--json"]).output)
+    assert listed["name"] == "nightly" and listed["total"] == 2 and listed["done"] == 2
+    row = runner.invoke(args=["batches", "list"]).output.splitlines()[1].split()
+    assert row[:6] == [str(batch.id), "nightly", "2", "2", "0", "100%"]
+
+
+def test_long_work_reports_progress_as_plain_lines_off_a_terminal(runner, tmp_path):
+    path = tmp_path / "series.csv"
+    path.write_text("name,tvmaze_id,tvdb_id\n" + "".join(f"S{i},{i},\n" for i in range(1, 40)))
+    result = runner.invoke(args=["imports", "run", str(path), "--importer", "series"])
+    assert result.exit_code == 0, result.output
+    progress = [line for line in result.stderr.splitlines() if line.startswith("Importing")]
+    assert progress and progress[-1] == "Importing series.csv: 39 of 39 rows read, 0 refused"
+    assert "Imported series.csv: 39 rows, 39 created" in result.stdout
+    out = runner.invoke(args=["exports", "run", "--dataset", "series", "--format", "jsonl"])
+    assert out.exit_code == 0 and len(out.stdout.splitlines()) == 1  # only the file's path
+    assert out.stdout.strip().endswith(".jsonl")

@@ -114,3 +114,30 @@ def test_the_dashboard_shows_the_measures_live(client, login, app):
     assert "nightly prune" in body and "never run" in body
     assert "failure rate · 24 h" in body and "60 %" in body
     assert "(server)" in body
+
+
+def test_waiting_time_percentiles_over_the_last_hour(app):
+    now = utcnow()
+    for wait in range(1, 101):  # waited 1 .. 100 s, finished a minute ago
+        started = now - timedelta(minutes=2)
+        db.session.add(
+            JobLog(
+                task="t",
+                status="completed",
+                created_at=started - timedelta(seconds=wait),
+                started_at=started,
+                finished_at=now - timedelta(minutes=1),
+            )
+        )
+    db.session.add(
+        JobLog(
+            task="t",
+            status="completed",
+            created_at=now - timedelta(hours=3),
+            started_at=now - timedelta(hours=2),
+            finished_at=now - timedelta(hours=2),
+        )
+    )
+    db.session.commit()
+    assert metrics.waiting_times(now) == {"p50_s": 51.0, "p95_s": 96.0, "count": 100}
+    assert metrics.waiting_times(now + timedelta(hours=5))["count"] == 0

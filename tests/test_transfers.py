@@ -275,7 +275,7 @@ def test_round_trip_export_series_and_import_them_elsewhere(
     result = runner.invoke(
         args=["exports", "run", "--dataset", "series", "--format", "csv", "--output", str(out)]
     )
-    assert result.exit_code == 0 and result.output.strip() == str(out)
+    assert result.exit_code == 0 and result.stdout.strip() == str(out)  # progress goes to stderr
 
     from tests.conftest import make_app
 

@@ -45,6 +45,7 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "ALERT_FAILED_PER_HOUR": int(env("ALERT_FAILED_PER_HOUR") or 10),
         "ALERT_WEBHOOK_URL": env("ALERT_WEBHOOK_URL") or "",
         "METRICS_TOKEN": env("METRICS_TOKEN") or "",
+        "DISPLAY_TIMEZONE": env("DISPLAY_TIMEZONE") or "UTC",
         # Seconds a consumer may hold job-state changes before writing them in one transaction.
         "JOB_LOG_FLUSH_SECONDS": float(env("JOB_LOG_FLUSH_SECONDS") or 0.05),
         "JOB_LOG_WRITER": env("JOB_LOG_WRITER") or "process",

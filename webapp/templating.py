@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
-from flask import Flask, make_response, render_template, request, url_for
+from flask import (
+    Flask,
+    current_app,
+    has_request_context,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
+from markupsafe import Markup
 
 from webapp.areas import nav_entries, record_page
 from webapp.models.jobs import QUEUES, JobStatus
@@ -49,21 +59,52 @@ def render_fragment(template: str, block: str, **context: Any):
     return response
 
 
-def _user_zone() -> ZoneInfo:
-    name = getattr(current_user, "timezone", None) or "UTC"
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+# Set by static/jobdeck.js from the browser's own zone, for users who chose "the browser's".
+ZONE_COOKIE = "jobdeck_tz"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
-def localtime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    """A stored UTC time shown in the user's time zone."""
+def viewer_zone() -> ZoneInfo:
+    """The zone times are shown in: the user's setting; else the browser's (its cookie); else
+    the server's (``DISPLAY_TIMEZONE``, UTC unless set)."""
+    for name in (
+        getattr(current_user, "timezone", None),
+        request.cookies.get(ZONE_COOKIE) if has_request_context() else None,
+        current_app.config.get("DISPLAY_TIMEZONE"),
+    ):
+        if name and name in available_zones():
+            return ZoneInfo(name)
+    return ZoneInfo("UTC")
+
+
+@functools.cache
+def available_zones() -> frozenset[str]:
+    """The IANA zone names this machine knows."""
+    return frozenset(available_timezones())
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def localtime_text(value: datetime | None, fmt: str = TIME_FORMAT) -> str:
+    """A stored UTC time as plain text in the viewer's zone (for places that take no markup)."""
     if value is None:
         return "—"
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(_user_zone()).strftime(fmt)
+    return _utc(value).astimezone(viewer_zone()).strftime(fmt)
+
+
+def localtime(value: datetime | None, fmt: str = TIME_FORMAT) -> Markup:
+    """A stored UTC time in the viewer's zone, the same format everywhere, as a ``<time>``
+    element whose tooltip gives it in UTC."""
+    if value is None:
+        return Markup("—")
+    utc = _utc(value)
+    local = utc.astimezone(viewer_zone())
+    zone = local.tzname() or ""
+    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
+        utc.isoformat(), utc.strftime(TIME_FORMAT), f"{local.strftime(fmt)} {zone}".strip()
+    )
 
 
 def duration(seconds: float | None) -> str:
@@ -103,6 +144,7 @@ def pretty_json(value: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(localtime)
+    app.add_template_filter(localtime_text)
     app.add_template_filter(duration)
     app.add_template_filter(pretty_json)
     app.add_template_filter(percent)

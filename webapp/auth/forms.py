@@ -1,6 +1,8 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, SelectField
 from wtforms.validators import DataRequired, Length
+
+from webapp.templating import available_zones
 
 
 class LoginForm(FlaskForm):
@@ -11,3 +13,15 @@ class LoginForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes state: only its CSRF token."""
+
+
+class AccountForm(FlaskForm):
+    """The signed-in user's own settings."""
+
+    timezone = SelectField("Time zone", validate_choice=True)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [("", "The browser's time zone")] + [
+            (name, name) for name in sorted(available_zones())
+        ]

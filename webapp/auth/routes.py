@@ -1,11 +1,13 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp.auth.forms import ActionForm, LoginForm
+from webapp.auth.forms import AccountForm, ActionForm, LoginForm
+from webapp.extensions import db
 from webapp.services import throttle
 from webapp.services.users import authenticate
+from webapp.templating import viewer_zone
 
 bp = Blueprint("auth", __name__, url_prefix="")
 
@@ -54,3 +56,20 @@ def logout():
     if form.validate_on_submit():
         logout_user()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    """The signed-in user's own settings: the time zone times are shown in."""
+    form = AccountForm(obj=current_user)
+    if form.validate_on_submit():
+        current_user.timezone = form.timezone.data
+        db.session.commit()
+        flash(
+            "Saved: times are shown in " + (form.timezone.data or "the browser's zone") + ".",
+            "success",
+        )
+        return redirect(url_for("auth.account"))
+    status = 422 if form.errors else 200
+    return render_template("auth/account.html", form=form, zone=viewer_zone()), status

@@ -25,3 +25,37 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 def json_option(func):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
+
+
+class Progress:
+    """A progress report for long work, called as ``report(progress=0..100, message=…)``: a bar
+    on a terminal, and on anything else (a log, a pipe) a plain line at every tenth done."""
+
+    def __init__(self, label: str, stream=None) -> None:
+        self.label = label
+        self.stream = stream or click.get_text_stream("stderr")
+        self.terminal = self.stream.isatty()
+        self.bar = None
+        self.shown = 0
+        self.last_step = -1
+
+    def __enter__(self) -> Progress:
+        if self.terminal:
+            self.bar = click.progressbar(length=100, label=self.label, file=self.stream)
+            self.bar.__enter__()
+        return self
+
+    def __call__(self, progress: float | None = None, message: str | None = None, **_) -> None:
+        done = max(0, min(100, int(progress or 0)))
+        if self.bar is not None:
+            self.bar.update(done - self.shown)
+            self.shown = done
+            return
+        step = done // 10
+        if step > self.last_step:
+            self.last_step = step
+            click.echo(f"{self.label}: {message or f'{done}%'}", file=self.stream)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc_info)

@@ -2,14 +2,14 @@
 
 from webapp.areas import Area, NavEntry, RecordPage, page_of
 from webapp.jobs import batches  # noqa: F401  (its routes join bp)
-from webapp.jobs.cli import jobs_cli
+from webapp.jobs.cli import batches_cli, jobs_cli
 from webapp.jobs.queue_cli import queue_cli
 from webapp.jobs.routes import bp
 
 area = Area(
     "jobs",
     blueprint=bp,
-    cli=[queue_cli, jobs_cli],
+    cli=[queue_cli, jobs_cli, batches_cli],
     nav=[
         NavEntry("Jobs", "jobs.index", order=20, current=("jobs.index", "jobs.show")),
         NavEntry("Failed", "jobs.failed", order=30),

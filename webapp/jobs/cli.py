@@ -5,10 +5,12 @@ from flask.cli import AppGroup
 
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.cli.params import MOMENT, TEXT
+from webapp.services import batches
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
 
 jobs_cli = AppGroup("jobs", help="Job logs: list, show, cancel, retry, prune.")
+batches_cli = AppGroup("batches", help="Batches of jobs dispatched together.")
 
 
 def echo_jobs(jobs, as_json: bool) -> None:
@@ -43,11 +45,14 @@ def echo_jobs(jobs, as_json: bool) -> None:
 @click.option("--q", "words", type=TEXT, help="Words in the arguments, payload or error.")
 @click.option("--since", type=MOMENT, help="Created at or after this ISO 8601 time.")
 @click.option("--until", type=MOMENT, help="Created before this ISO 8601 time.")
+@click.option("--tag", type=TEXT, help="Only jobs with this tag.")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @json_option
-def list_(status, task, queue, words, since, until, limit, as_json) -> None:
+def list_(status, task, queue, words, since, until, tag, limit, as_json) -> None:
     """Job logs, newest first."""
-    filters = JobFilters(status=status, task=task, queue=queue, q=words, since=since, until=until)
+    filters = JobFilters(
+        status=status, task=task, queue=queue, q=words, since=since, until=until, tag=tag
+    )
     jobs, _ = job_service.list_jobs(filters, limit)
     echo_jobs(jobs, as_json)
 
@@ -91,6 +96,8 @@ def describe_job(job) -> str:
     ):
         if value is not None:
             lines.append(f"  {label:<10} #{value}" if label != "user" else f"  user       {value}")
+    if job.tags:
+        lines.append(f"  tags       {', '.join(job.tags)}")
     if job.worker:
         lines.append(f"  worker     {job.worker}")
     if job.message:
@@ -111,6 +118,35 @@ def describe_job(job) -> str:
         lines.append("  traceback")
         lines += [f"    {line}" for line in job.traceback.rstrip().splitlines()]
     return "\n".join(lines)
+
+
+@batches_cli.command("list")
+@click.option("--limit", type=click.IntRange(1, 500), default=20, show_default=True)
+@json_option
+def list_batches(limit: int, as_json: bool) -> None:
+    """Batches, newest first, with their members' counts."""
+    found = batches.recent_batches(limit)
+    if as_json:
+        echo_json([b.to_dict() for b in found])
+        return
+    if not found:
+        click.echo("No batches.")
+        return
+    echo_table(
+        ["ID", "NAME", "TOTAL", "DONE", "FAILED", "PROGRESS", "CREATED"],
+        [
+            (
+                b.batch.id,
+                b.batch.name,
+                sum(b.counts.values()),
+                b.done,
+                b.counts["failed"],
+                f"{b.percent}%",
+                _at(b.batch.created_at),
+            )
+            for b in found
+        ],
+    )
 
 
 @jobs_cli.command("cancel")

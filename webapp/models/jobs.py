@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import UTCDateTime, isoformat, utcnow
@@ -69,6 +69,10 @@ class JobLog(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Loaded for a whole list of jobs in one more query; rows go with their job (ON DELETE).
+    tag_rows: Mapped[list[JobTag]] = relationship(
+        lazy="selectin", passive_deletes=True, order_by="JobTag.tag"
+    )
 
     # One index per filter that the pages and API offer, each ending in id for keyset paging.
     # Columns most jobs leave empty are indexed only where set: every state change of a job
@@ -102,6 +106,10 @@ class JobLog(db.Model):
         return round((self.finished_at or utcnow()).timestamp() - self.started_at.timestamp(), 3)
 
     @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+    @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
@@ -133,6 +141,7 @@ class JobLog(db.Model):
             "user_id": self.user_id,
             "batch_id": self.batch_id,
             "retry_of": self.retry_of,
+            "tags": self.tags,
             "next_attempt_at": isoformat(self.next_attempt_at),
             "attempt_errors": self.attempt_errors or [],
             "cancel_requested": self.cancel_requested_at is not None,
@@ -142,6 +151,20 @@ class JobLog(db.Model):
             "finished_at": isoformat(self.finished_at),
             "duration_s": self.duration_s,
         }
+
+
+class JobTag(db.Model):
+    """A label on a job (``dispatch(..., tags=[...])``, ``job.tag(...)``): one row per job and
+    tag, indexed by tag for ``/jobs?tag=``; deleted with its job."""
+
+    __tablename__ = "job_tags"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("job_logs.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+    __table_args__ = (Index("ix_job_tags_tag_job_id", "tag", "job_id"),)
 
 
 class JobBatch(db.Model):

@@ -33,7 +33,8 @@ class User(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(255), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default=Role.VIEWER.value)
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # An IANA zone name, or "" for the browser's own zone.
+    timezone: Mapped[str] = mapped_column(String(64), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

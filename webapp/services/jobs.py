@@ -27,7 +27,7 @@ from jobkit.recorder import recorder
 from webapp.exceptions import BadRequest, Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
-from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus
+from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus, JobTag
 from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services.ownership import Viewer, visible_jobs
 
@@ -59,6 +59,7 @@ class JobFilters:
     q: str | None = None
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
+    tag: str | None = None
     # Who is looking: only the jobs they may see (None: every job, for commands and tasks).
     viewer: Viewer | None = None
 
@@ -91,6 +92,8 @@ class JobFilters:
                 stmt = stmt.where(JobLog.created_at >= value)
             elif name == "until":
                 stmt = stmt.where(JobLog.created_at < value)
+            elif name == "tag":
+                stmt = stmt.where(JobLog.id.in_(select(JobTag.job_id).where(JobTag.tag == value)))
             else:
                 stmt = stmt.where(getattr(JobLog, name) == value)
         return stmt
@@ -287,6 +290,7 @@ def retry_jobs(
                         arguments.get("kwargs", {}),
                         source,
                         retry_of=job.id,
+                        tags=tuple(job.tags),
                     )
                 )
         for (task, queue, batch_id, owner), calls in groups.items():

@@ -336,7 +336,36 @@ def dashboard(now: datetime | None = None) -> dict[str, Any]:
         "tasks": tasks,
         "slowest": sorted(timed, key=lambda row: -row["p95_duration_s"])[:5],
         "most_failing": sorted(failing, key=lambda row: (-row["failed"], row["task"]))[:5],
+        "waiting": waiting_times(now),
     }
+
+
+# Enough recent first attempts for a steady p95, read through the finished_at index.
+WAIT_SAMPLE = 20_000
+
+
+def waiting_times(now: datetime | None = None) -> dict[str, Any]:
+    """How long jobs waited from dispatch to start, over first attempts that finished in the
+    last hour (the newest ``WAIT_SAMPLE`` of them): p50, p95 and how many were measured."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(JobLog.created_at, JobLog.started_at)
+        .where(JobLog.finished_at >= now - timedelta(hours=1))
+        .order_by(JobLog.finished_at.desc())
+        .limit(WAIT_SAMPLE)
+    )
+    waits = sorted(
+        max((started - created).total_seconds(), 0.0)
+        for created, started in rows
+        if started is not None and created is not None
+    )
+    if not waits:
+        return {"p50_s": None, "p95_s": None, "count": 0}
+
+    def share(q: float) -> float:
+        return round(waits[min(len(waits) - 1, int(q * len(waits)))], 3)
+
+    return {"p50_s": share(0.5), "p95_s": share(0.95), "count": len(waits)}
 
 
 def schedules_due_next(limit: int = 5) -> list[tuple[Schedule, ScheduleRun | None]]:

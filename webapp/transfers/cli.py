@@ -3,12 +3,65 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy import select
 
-from webapp.cli.output import echo_table
+from webapp.cli.output import Progress, echo_json, echo_table, json_option
+from webapp.extensions import db
+from webapp.models.transfers import Export, Import
 from webapp.services import exports, imports
 
 imports_cli = AppGroup("imports", help="Import CSV or XLSX files.")
 exports_cli = AppGroup("exports", help="Export datasets to CSV, JSON Lines or XLSX.")
+
+
+def _listed(model, limit: int, as_json: bool, columns, row) -> None:
+    records = db.session.scalars(select(model).order_by(model.id.desc()).limit(limit)).all()
+    if as_json:
+        echo_json([record.to_dict() for record in records])
+    elif not records:
+        click.echo(f"No {model.__tablename__}.")
+    else:
+        echo_table(columns, [row(record) for record in records])
+
+
+def _at(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+
+@imports_cli.command("list")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@json_option
+def list_imports(limit: int, as_json: bool) -> None:
+    """Imports, newest first, with their counts."""
+    _listed(
+        Import,
+        limit,
+        as_json,
+        ["ID", "IMPORTER", "FILE", "STATUS", "ROWS", "REFUSED", "CREATED"],
+        lambda i: (
+            i.id,
+            i.importer,
+            i.filename,
+            i.status,
+            f"{i.processed_rows}/{i.total_rows}",
+            i.failed_rows,
+            _at(i.created_at),
+        ),
+    )
+
+
+@exports_cli.command("list")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@json_option
+def list_exports(limit: int, as_json: bool) -> None:
+    """Exports, newest first."""
+    _listed(
+        Export,
+        limit,
+        as_json,
+        ["ID", "DATASET", "FORMAT", "STATUS", "ROWS", "CREATED"],
+        lambda e: (e.id, e.dataset, e.format, e.status, e.rows, _at(e.created_at)),
+    )
 
 
 @imports_cli.command("run")
@@ -19,7 +72,8 @@ def run_import(file: Path, importer: str, dry_run: bool) -> None:
     """Import FILE now and print the counts and the refused rows."""
     with open(file, "rb") as stream:
         record = imports.store_upload(stream, file.name, importer, None, dry_run)
-    record = imports.run_import(record.id)
+    with Progress(f"Importing {file.name}") as report:
+        record = imports.run_import(record.id, report)
     label = "Dry run" if dry_run else "Imported"
     click.echo(
         f"{label} {file.name}: {record.total_rows} rows, {record.created_rows} created, "
@@ -51,7 +105,8 @@ def run_export(dataset, fmt, status, since, until, search, output: Path | None) 
     """Export a dataset now and print the file's path."""
     filters = {"status": status, "since": since, "until": until, "search": search}
     export = exports.start_export(dataset, fmt, {k: v for k, v in filters.items() if v}, None)
-    export = exports.write_export(export.id)
+    with Progress(f"Exporting {dataset}") as report:
+        export = exports.write_export(export.id, report)
     path = export.path
     if output is not None:
         shutil.copyfile(export.path, output)
