@@ -3,7 +3,7 @@
 from huey import crontab
 
 from jobkit import locks
-from jobkit.context import PermanentError, app_context, current_job
+from jobkit.context import JobCancelled, PermanentError, app_context, current_job
 from jobkit.policy import OUTSIDE_SERVICE
 from jobkit.queue import huey
 from jobkit.tracking import CONSUMER_ID, Call, tracked_task
@@ -22,12 +22,17 @@ PROCESS_TIMEOUT_SECONDS = 300
     tags=("integration",),
 )
 def process_integration_data(integration_id: int) -> str:
-    """ProcessIntegrationData: fetch one integration's data (5-minute timeout, retried)."""
-    current_job().link("integration", integration_id)
+    """ProcessIntegrationData: fetch one integration's data (5-minute timeout, checked between
+    requests; retried unless the error is permanent)."""
+    job = current_job()
+    job.link("integration", integration_id)
     try:
-        return service.process(integration_id)
+        return service.process(integration_id, checkpoint=job.report)
     except service.IntegrationError as exc:
         raise PermanentError(str(exc)) from exc
+    except JobCancelled:
+        service.record_failure(integration_id, error=f"its job #{job.id} was cancelled")
+        raise
 
 
 def dispatch_due(service_name: str | None = None, force: bool = False) -> list[int]:

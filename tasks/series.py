@@ -78,6 +78,12 @@ def dispatch_episode_data(episode_ids: list[int], user_id: int | None = None) ->
     return _dispatch_as_batch(import_episode_data, "Episode data", "episode", episode_ids, user_id)
 
 
+def dispatch_pending_syncs(series_ids: list[int], user_id: int | None = None) -> list[int]:
+    """One pending-episodes sync per series (it skips the episodes already synced)."""
+    calls = [Call((series_id,), source=("series", series_id)) for series_id in series_ids]
+    return sync_pending_episodes.dispatch_many(calls, user_id=user_id)
+
+
 @tracked_task(queue="default", tags=("tvmaze", "series"))
 def find_series_missing_data() -> str:
     """Dispatch a data job for every series never imported."""

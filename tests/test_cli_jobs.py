@@ -36,7 +36,10 @@ def test_bad_input_is_one_line_and_exit_1_or_2(runner):
     assert bad_status.output.startswith("Error: unknown status 'melted'")
     assert "Traceback" not in bad_status.output
     missing = runner.invoke(args=["jobs", "show", "4242"])
-    assert missing.exit_code == 1 and missing.output.strip() == "Error: job 4242 not found"
+    assert (
+        missing.exit_code == 1
+        and missing.output.strip() == "Error: job #4242 was deleted or never existed"
+    )
     assert runner.invoke(args=["jobs", "show", "abc"]).exit_code == 2
     assert runner.invoke(args=["jobs", "prune"]).exit_code == 2
 
@@ -115,9 +118,14 @@ def test_queue_stats_failed_retry_and_flush(runner):
 
     declined = runner.invoke(args=["queue", "flush"], input="n\n")
     assert declined.exit_code == 1 and db.session.query(JobLog).filter_by(status="failed").count()
+    assert "Delete the 2 failed job record(s) that `queue failed` lists?" in declined.output
     flushed = runner.invoke(args=["queue", "flush", "--yes"])
-    assert flushed.output.strip() == "Deleted 5 failed job record(s)."  # 2 + 1 + 2 retries
+    assert flushed.output.strip() == "Deleted 2 failed job record(s)."  # the 2 listed of 5
     assert runner.invoke(args=["queue", "failed"]).output.strip() == "No jobs."
+    # the retried ones stay (their retries are gone) and do not come back onto the list
+    assert db.session.query(JobLog).filter_by(status="failed").count() == 3
+    assert json.loads(runner.invoke(args=["queue", "stats", "--json"]).output)["failed"] == 0
+    assert runner.invoke(args=["queue", "flush"]).output.strip() == "No failed jobs to flush."
 
 
 def test_imports_exports_and_batches_list_as_table_and_json(runner, tmp_path, app):

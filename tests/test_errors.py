@@ -100,9 +100,9 @@ def test_not_found_page_is_the_error_page_with_a_way_back(client, login):
 def test_the_way_back_never_leads_off_the_site_or_to_the_same_page(client, login):
     login("viewer")
     elsewhere = client.get("/jobs/4242", headers={"Referer": "https://evil.example/jobs"})
-    error_page(elsewhere, 404, "job 4242 not found", back=None)
+    error_page(elsewhere, 404, "job #4242 was deleted or never existed", back=None)
     itself = client.get("/jobs/4242", headers={"Referer": "http://localhost/jobs/4242"})
-    error_page(itself, 404, "job 4242 not found", back=None)
+    error_page(itself, 404, "job #4242 was deleted or never existed", back=None)
 
 
 def test_forbidden_page(client, login):
@@ -157,7 +157,7 @@ def test_a_page_client_asking_for_json_gets_the_json_error(client, login):
 
 def test_not_found_over_the_api(client, bearer):
     response = client.get("/api/job-logs/999999", headers=bearer("viewer"))
-    api_error(response, 404, "not_found", "job 999999 not found")
+    api_error(response, 404, "not_found", "job #999999 was deleted or never existed")
 
 
 def test_invalid_over_the_api(client, bearer):
@@ -249,7 +249,7 @@ def test_a_refused_request_leaves_nothing_half_saved(client, app):
 @pytest.mark.parametrize(
     "args, line",
     [
-        (["jobs", "show", "4242"], "Error: job 4242 not found"),
+        (["jobs", "show", "4242"], "Error: job #4242 was deleted or never existed"),
         (
             ["users", "create", "--email", "nobody", "--password", "long-enough"],
             "Error: 'nobody' is not an e-mail address",

@@ -12,6 +12,7 @@ from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.jobs import JobLog
 from webapp.services import integrations as service
+from webapp.services.users import issue_token
 
 
 def make(user, service_name="tvmaze_upcoming", settings=None, minutes=60) -> Integration:
@@ -79,7 +80,10 @@ def test_a_failure_after_the_last_retry_clears_the_trigger_and_keeps_the_error(u
     assert integration.last_triggered_at is None
     assert "TVmaze answered 500 on /shows/82" in integration.last_error
     assert integration.state == "failed"
-    assert integration.is_due()  # it will be tried again at the next check
+    assert not integration.is_due()  # the next attempt waits the full frequency
+    integration.last_error_at = utcnow() - timedelta(minutes=61)
+    db.session.commit()
+    assert integration.is_due()
 
 
 def test_the_json_url_poller_stores_snapshots_and_notices_change(users, fake_tvmaze):
@@ -129,3 +133,92 @@ def test_integrations_commands(runner, users, fake_tvmaze):
     assert forced.output.strip() == "Dispatched 2 integration updates."
     unknown = runner.invoke(args=["integrations", "fetch", "--service", "nope"])
     assert unknown.exit_code == 1 and "unknown service" in unknown.output
+
+
+def calls_to(fake, path: str) -> int:
+    return sum(1 for p in fake.paths() if p == path)
+
+
+def test_a_show_tvmaze_does_not_know_fails_at_once_and_waits_its_frequency(
+    runner, users, fake_tvmaze
+):
+    integration = make(users["operator"], settings={"tvmaze_id": "404404"})
+    fetched = runner.invoke(args=["integrations", "fetch"])
+    assert fetched.output.strip() == "Dispatched 1 integration updates."
+    job = db.session.scalars(select(JobLog)).one()
+    assert (job.status, job.attempts) == ("failed", 1)  # no retries for a 404
+    assert calls_to(fake_tvmaze, "/shows/404404") == 1
+    [listed] = json.loads(runner.invoke(args=["integrations", "list", "--json"]).output)
+    assert listed["state"] == "failed" and "nothing at /shows/404404" in listed["last_error"]
+    # the checks every 30 s leave it alone until its 60 minutes have passed
+    for _ in range(3):
+        assert runner.invoke(args=["integrations", "fetch"]).output.strip() == (
+            "Dispatched 0 integration updates."
+        )
+    assert calls_to(fake_tvmaze, "/shows/404404") == 1
+    db.session.refresh(integration)
+    integration.last_error_at = utcnow() - timedelta(minutes=60, seconds=1)
+    db.session.commit()
+    assert runner.invoke(args=["integrations", "fetch"]).output.strip() == (
+        "Dispatched 1 integration updates."
+    )
+
+
+def test_a_401_fails_at_once(users, fake_tvmaze):
+    fake_tvmaze.broken["/private"] = 401
+    url = fake_tvmaze_url(fake_tvmaze) + "/private"
+    integration = make(users["viewer"], "json_url", {"url": url})
+    dispatch_due()
+    job = db.session.scalars(select(JobLog)).one()
+    assert (job.status, job.attempts) == ("failed", 1)
+    assert calls_to(fake_tvmaze, "/private") == 1
+    db.session.refresh(integration)
+    assert integration.state == "failed" and "answered 401" in integration.last_error
+
+
+def test_settings_spoiled_after_saving_fail_at_once(users, fake_tvmaze):
+    integration = make(users["operator"])
+    integration.settings = {"tvmaze_id": "abc"}
+    db.session.commit()
+    dispatch_due()
+    job = db.session.scalars(select(JobLog)).one()
+    assert (job.status, job.attempts) == ("failed", 1) and fake_tvmaze.paths() == []
+    db.session.refresh(integration)
+    assert integration.state == "failed" and "tvmaze_id" in integration.last_error
+
+
+def test_a_timed_out_job_ends_the_processing_state(users, fake_tvmaze, monkeypatch):
+    from tasks.integrations import process_integration_data
+
+    fake_tvmaze.add_show(82, "Game of Thrones")
+    monkeypatch.setattr(process_integration_data, "timeout", 1e-6)
+    integration = make(users["operator"])
+    dispatch_due()
+    job = db.session.scalars(select(JobLog)).one()
+    assert job.status == "failed" and "JobTimeout" in job.error
+    db.session.refresh(integration)
+    assert not integration.processing and integration.state == "failed"
+    assert "timeout" in integration.last_error
+
+
+def test_cancelling_a_waiting_job_ends_the_processing_state(queued, monkeypatch):
+    from webapp.services.users import create_user
+
+    owner = create_user("owner@example.com", "long-password", "operator")
+    client, runner = queued.test_client(), queued.test_cli_runner()
+    headers = {"Authorization": f"Bearer {issue_token(owner)}"}
+    integration = make(owner)
+    [job_id] = dispatch_due()
+    monkeypatch.setattr(service, "CLAIM_GRACE_SECONDS", 0)
+    assert dispatch_due() == []  # its job still waits: never dispatched twice
+    assert client.post(f"/api/job-logs/{job_id}/cancel", headers=headers).status_code == 200
+    assert runner.invoke(args=["integrations", "fetch"]).output.strip() == (
+        "Dispatched 0 integration updates."
+    )  # released, and a cancel counts as a final failure: it waits its frequency
+    [listed] = json.loads(runner.invoke(args=["integrations", "list", "--json"]).output)
+    assert listed["state"] == "failed"
+    assert listed["last_error"] == f"its job #{job_id} was cancelled"
+    page = client.get(f"/integrations/{integration.id}", headers=headers)
+    assert "processing" not in page.get_data(as_text=True)
+    forced = runner.invoke(args=["integrations", "fetch", "--force"])
+    assert forced.output.strip() == "Dispatched 1 integration updates."

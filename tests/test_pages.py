@@ -117,9 +117,56 @@ def test_failed_list_retry_selected_retry_all_and_flush(client, login):
 
     client.post("/failed/retry", data={"all": "1"})  # the 3 on the list now
     assert db.session.query(JobLog).filter(JobLog.retry_of.in_(failures)).count() == 3
+    assert 'data-confirm="Delete the 3 failed job record(s) this list shows?' in text(
+        client.get("/failed")
+    )
     response = client.post("/failed/flush", follow_redirects=True)
-    assert "Deleted 7 failed job record(s)." in text(response)
+    assert "Deleted 3 failed job record(s)." in text(response)  # the 3 listed, not the 4 retried
     assert "No failed jobs." in text(client.get("/failed"))
+    assert db.session.query(JobLog).filter_by(status="failed").count() == 4
+
+
+def test_flush_deletes_what_the_list_and_dashboard_count_and_links_say_deleted(
+    client, login, bearer
+):
+    login("admin")
+    first, second = (sample_job.dispatch(steps=1, step_seconds=0, fail_at_step=1) for _ in "ab")
+    client.post("/failed/retry", data={"ids": [str(first)]})  # its retry fails again
+    retry = db.session.query(JobLog).filter(JobLog.retry_of == first).one().id
+    counted = client.get("/api/queues", headers=bearer("viewer")).get_json()["failed"]
+    listed = text(client.get("/failed"))
+    assert counted == 2 and f"#{retry}" in listed and f"#{second}" in listed
+    assert "Flush 2 failed record(s)" in listed
+    assert f'<a href="/jobs/{retry}">#{retry}</a>' in text(client.get(f"/jobs/{first}"))
+
+    client.post("/failed/flush")
+    db.session.expire_all()
+    assert db.session.get(JobLog, retry) is None and db.session.get(JobLog, second) is None
+    assert db.session.get(JobLog, first).status == "failed"  # retried: not on the list, kept
+    assert client.get("/api/queues", headers=bearer("viewer")).get_json()["failed"] == 0
+    assert "No failed jobs." in text(client.get("/failed"))
+    page = text(client.get(f"/jobs/{first}"))
+    assert f'href="/jobs/{retry}"' not in page and f"#{retry} <small" in page
+    assert "(deleted)" in page and ">Retry</button>" not in page
+    gone = client.get(f"/jobs/{retry}")
+    assert gone.status_code == 404 and f"job #{retry} was deleted or never existed" in text(gone)
+    again = client.post(f"/api/job-logs/{first}/retry", headers=bearer("operator"))
+    assert (
+        again.status_code == 409
+        and f"already retried as job {retry}" in (again.get_json()["error"]["message"])
+    )
+
+
+def test_flush_with_filters_deletes_only_what_the_filtered_list_shows(client, login):
+    login("admin")
+    low = sample_job.dispatch(steps=1, step_seconds=0, fail_at_step=1, queue="low")
+    high = sample_job.dispatch(steps=1, step_seconds=0, fail_at_step=1, queue="high")
+    listed = text(client.get("/failed?queue=low"))
+    assert "(with these filters)" in listed and "Flush 1 failed record(s)" in listed
+    response = client.post("/failed/flush", data={"queue": "low"}, follow_redirects=True)
+    assert "Deleted 1 failed job record(s)." in text(response)
+    db.session.expire_all()
+    assert db.session.get(JobLog, low) is None and db.session.get(JobLog, high) is not None
 
 
 def test_the_sample_job_button(client, login):

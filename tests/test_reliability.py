@@ -1,6 +1,7 @@
 """Retry policies, uniqueness, pauses, batches, lost jobs, locks, alerts and retention."""
 
 import json
+import re
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -154,6 +155,69 @@ def test_a_batch_counts_its_jobs_and_runs_its_callback_once(app, client, bearer)
     assert f'href="/batches/{batch.id}"' in client.get(
         f"/jobs/{callback}", headers=headers
     ).get_data(as_text=True)  # and the callback job links back to its batch
+
+
+broken_members: set[int] = set()
+
+
+@tracked_task(name="test_batch_member")
+def batch_member(n: int) -> None:
+    if n in broken_members:
+        raise RuntimeError(f"member {n} is broken")
+
+
+def bar_segments(page: str) -> dict[str, str]:
+    """The batch bar's coloured parts: status -> width."""
+    bar = re.search(r'<div class="batch-bar".*?</div>', page, re.S).group(0)
+    return dict(re.findall(r'class="bar-(\w+)" style="width: ([\d.]+)%"', bar))
+
+
+def test_a_retried_batch_counts_each_member_once_by_its_latest_attempt(client, bearer, login):
+    broken_members.clear()
+    broken_members.update({1, 2})
+    batch = batches.create_batch("two", 2)
+    batch_member.dispatch_many([Call((1,)), Call((2,))], batch_id=batch.id)
+    finish_batches()
+    login("operator")
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert bar_segments(page) == {"failed": "100.0"}  # all failed: all red, no other part
+    assert "Retry 2 failed" in page
+
+    broken_members.discard(1)  # member 1 will work on its retry, member 2 fails again
+    retried = client.post(f"/api/batches/{batch.id}/retry-failed", headers=bearer("operator"))
+    assert retried.get_json()["retried"] == 2
+    body = client.get(f"/api/batches/{batch.id}", headers=bearer("viewer")).get_json()
+    assert (body["total"], body["done"], body["failed"]) == (2, 2, 1)
+    assert body["counts"]["completed"] == 1
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert bar_segments(page) == {"completed": "50.0", "failed": "50.0"}
+    assert "Retry 1 failed" in page
+
+    broken_members.clear()
+    client.post(f"/batches/{batch.id}/retry-failed")  # the page's button
+    body = client.get(f"/api/batches/{batch.id}", headers=bearer("viewer")).get_json()
+    assert (body["total"], body["done"], body["failed"], body["progress"]) == (2, 2, 0, 100)
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert "Retry" not in page and bar_segments(page) == {"completed": "100.0"}
+    listed = client.get("/batches").get_data(as_text=True)
+    assert "2 / 2" in listed
+    again = client.post(f"/api/batches/{batch.id}/retry-failed", headers=bearer("operator"))
+    assert again.get_json()["retried"] == 0
+
+
+def test_a_finished_batch_page_follows_its_retries_again(client, login, runner):
+    broken_members.clear()
+    broken_members.add(7)
+    batch = batches.create_batch("one", 1)
+    batch_member.dispatch_many([Call((7,))], batch_id=batch.id)
+    finish_batches()
+    login("operator")
+    assert "hx-trigger" not in client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    runner.invoke(args=["queue", "pause", "--task", "test_batch_member"])  # the retry waits
+    client.post(f"/batches/{batch.id}/retry-failed")
+    page = client.get(f"/batches/{batch.id}").get_data(as_text=True)
+    assert 'hx-trigger="every 1s"' in page and "Retry" not in page
+    assert "0%" in page and bar_segments(page) == {}
 
 
 def test_cancelling_a_batch_cancels_its_waiting_jobs(app, client, login):

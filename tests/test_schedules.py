@@ -329,3 +329,34 @@ def test_schedule_pages(client, login):
     page = client.get(f"/schedules/{schedule.id}").get_data(as_text=True)
     assert "succeeded" in page and "Deleted 0 finished job logs older than 14 days." in page
     assert client.get("/schedules/999").status_code == 404
+
+
+@pytest.mark.parametrize("word, expected", [("y", True), ("Yes", True), ("off", False)])
+def test_a_schedules_flag_takes_the_same_yes_and_no_words(client, bearer, word, expected):
+    created = client.post(
+        "/api/schedules",
+        json={
+            "name": "fetch",
+            "command": "integrations fetch",
+            "parameters": {"--force": word},
+            "cron": "0 3 * * *",
+        },
+        headers=bearer("operator"),
+    )
+    assert created.status_code == 201
+    assert created.get_json()["parameters"] == {"--force": expected}
+
+
+def test_a_schedules_flag_refuses_other_words(client, bearer):
+    refused = client.post(
+        "/api/schedules",
+        json={
+            "name": "fetch",
+            "command": "integrations fetch",
+            "parameters": {"--force": "maybe"},
+            "cron": "0 3 * * *",
+        },
+        headers=bearer("operator"),
+    )
+    assert refused.status_code == 422
+    assert "--force must be true or false" in refused.get_json()["error"]["message"]

@@ -5,6 +5,7 @@ import threading
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
@@ -13,6 +14,7 @@ from webapp.models.jobs import JobLog
 from webapp.models.series import Episode, Series
 from webapp.services.rate_limit import TokenBucket
 from webapp.services.tvmaze import tvmaze
+from webapp.services.users import create_user
 
 
 def count(model, *where) -> int:
@@ -253,5 +255,44 @@ def test_retry_failed_reset_only_filters_and_confirmation(runner, fake_tvmaze):
     assert "Reset 1 episode syncs to pending in 1 series." in only_two.output
     assert count(Episode, Episode.sync_status == "pending") == 1
     assert count(JobLog, JobLog.task == "sync_pending_episodes") == 0
-    none_for_user = runner.invoke(args=["episodes", "retry-failed", "--user", "99", "--yes"])
+    nobody = create_user("nobody@example.com", "long-password")
+    none_for_user = runner.invoke(
+        args=["episodes", "retry-failed", "--user", str(nobody.id), "--yes"]
+    )
     assert none_for_user.output.strip() == "No failed episode syncs found."
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [("--series", "series 424242 not found"), ("--user", "user 424242 not found")],
+)
+def test_retry_failed_refuses_an_unknown_series_or_user(runner, fake_tvmaze, option, message):
+    seed_failed_episodes(runner, fake_tvmaze)
+    result = runner.invoke(args=["episodes", "retry-failed", option, "424242", "--yes"])
+    assert result.exit_code == 1 and message in result.output
+    assert "Traceback" not in result.output
+    assert count(Episode, Episode.sync_status == "failed") == 3  # nothing reset
+
+
+def test_reset_episodes_are_synced_by_the_next_import_missing_data(runner, fake_tvmaze):
+    seed_failed_episodes(runner, fake_tvmaze)
+    reset = runner.invoke(args=["episodes", "retry-failed", "--reset", "--yes"])
+    assert reset.exit_code == 0 and "Reset 3 episode syncs to pending in 2 series" in reset.output
+    pending = db.session.scalars(select(Episode).where(Episode.sync_status == "pending")).all()
+    assert len(pending) == 3 and all(e.last_error is None for e in pending)
+    assert count(JobLog, JobLog.task == "sync_pending_episodes") == 0  # --reset: reset only
+    before = len(fake_tvmaze.calls)
+    result = runner.invoke(args=["episodes", "import-missing-data"])
+    assert result.exit_code == 0, result.output
+    assert "Dispatched 2 series jobs for 3 reset episodes." in result.output
+    jobs = db.session.scalars(select(JobLog).where(JobLog.task == "sync_pending_episodes")).all()
+    assert sorted(j.source_id for j in jobs) == [1, 2]
+    assert [j.message for j in sorted(jobs, key=lambda j: j.source_id)] == [
+        "Synced 2 pending episodes, 0 failed.",
+        "Synced 1 pending episodes, 0 failed.",
+    ]
+    assert len(fake_tvmaze.calls) - before == 3  # the synced ones were skipped
+    db.session.expire_all()
+    assert count(Episode, Episode.sync_status == "synced") == 6
+    again = runner.invoke(args=["episodes", "import-missing-data"])
+    assert again.output.strip() == "Dispatched 0 episode data jobs."

@@ -4,6 +4,7 @@ neutralising, access control and a round trip."""
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -338,3 +339,83 @@ def test_a_row_the_database_refuses_is_refused_alone(client, bearer):
     [refused] = client.get(f"/api/imports/{body['id']}/failed-rows", headers=headers).get_json()
     assert refused["row_number"] == 2 and refused["errors"]["row"][0].startswith("IntegrityError")
     assert series_count() == 3
+
+
+def test_the_pages_dry_run_checkbox_writes_nothing(client, login):
+    login("operator")
+    form = client.get("/imports").get_data(as_text=True)
+    box = re.search(r'<input[^>]*name="dry_run"[^>]*>', form).group(0)
+    posted = re.search(r'value="([^"]+)"', box).group(1)  # what a browser sends when ticked
+    page = client.post(
+        "/imports",
+        data={
+            "file": (io.BytesIO(GOOD.encode()), "s.csv"),
+            "importer": "series",
+            "dry_run": posted,
+        },
+        content_type="multipart/form-data",
+    )
+    assert page.status_code == 302
+    record = db.session.scalars(select(Import)).one()
+    assert record.dry_run and (record.created_rows, record.status) == (2, "completed")
+    assert series_count() == 0
+    shown = client.get(page.headers["Location"]).get_data(as_text=True)
+    assert "A dry run" in shown and "Nothing was written" in shown and "would be created" in shown
+
+
+@pytest.mark.parametrize("word", ["y", "yes", "TRUE", " on ", "1"])
+def test_the_api_takes_every_yes_word_as_a_dry_run(client, bearer, word):
+    response = client.post(
+        "/api/imports",
+        data={"file": (io.BytesIO(GOOD.encode()), "s.csv"), "importer": "series", "dry_run": word},
+        headers=bearer("operator"),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202 and response.get_json()["dry_run"] is True
+    assert series_count() == 0
+
+
+@pytest.mark.parametrize("word", ["", "n", "no", "false", "off", "0"])
+def test_the_api_takes_no_words_as_a_real_import(client, bearer, word):
+    response = client.post(
+        "/api/imports",
+        data={"file": (io.BytesIO(GOOD.encode()), "s.csv"), "importer": "series", "dry_run": word},
+        headers=bearer("operator"),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202 and response.get_json()["dry_run"] is False
+    assert series_count() == 2
+
+
+def test_the_api_refuses_a_dry_run_that_is_neither_yes_nor_no(client, bearer, app):
+    response = client.post(
+        "/api/imports",
+        data={
+            "file": (io.BytesIO(GOOD.encode()), "s.csv"),
+            "importer": "series",
+            "dry_run": "maybe",
+        },
+        headers=bearer("operator"),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid"
+    assert "dry_run must be true or false" in error["message"] and "'maybe'" in error["message"]
+    assert db.session.scalar(select(func.count()).select_from(Import)) == 0
+    assert series_count() == 0
+
+
+def test_the_page_refuses_a_dry_run_that_is_neither_yes_nor_no(client, login):
+    login("operator")
+    page = client.post(
+        "/imports",
+        data={
+            "file": (io.BytesIO(GOOD.encode()), "s.csv"),
+            "importer": "series",
+            "dry_run": "maybe",
+        },
+        content_type="multipart/form-data",
+    )
+    assert page.status_code == 422 and "must be true or false" in page.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Import)) == 0

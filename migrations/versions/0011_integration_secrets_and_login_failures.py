@@ -1,7 +1,7 @@
 """integration secrets encrypted at rest; failed sign-ins shared by every web process
 
 Revision ID: 0011
-Revises: 0012
+Revises: 0013_deleted_retries
 Create Date: 2026-12-01 15:40:00
 
 """
@@ -13,7 +13,7 @@ import webapp.models.base  # noqa: F401  (UTCDateTime columns)
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0012'
+down_revision = '0013_deleted_retries'
 branch_labels = None
 depends_on = None
 

@@ -10,11 +10,15 @@ import shutil
 import threading
 
 import pytest
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from tasks.samples import sample_job
 from tests.conftest import PASSWORD
 from tests.fake_tvmaze import QuietHandler
+from webapp.extensions import db
+from webapp.models.series import Series
+from webapp.models.transfers import Import
 from webapp.services.users import create_user
 
 CHROMIUM = "/usr/bin/chromium"
@@ -146,6 +150,26 @@ def test_upload_a_csv_and_see_its_refused_rows(page, tmp_path):
     page.locator("#import_status h1 .badge-completed").wait_for()
     assert page.locator("#import_status td:text-is('3')").count() == 1  # row 3 as in the file
     assert page.locator("text=Download refused rows").is_visible()
+
+
+def test_a_ticked_dry_run_writes_nothing(page, tmp_path):
+    path = tmp_path / "series.csv"
+    path.write_text("name,tvmaze_id,tvdb_id\nGame of Thrones,82,121361\nBreaking Bad,169,\n")
+    page.goto("/imports")
+    page.set_input_files("input[name=file]", str(path))
+    page.check("input[name=dry_run]")
+    page.click("text=Upload and import")
+    page.wait_for_url(re.compile(r"/imports/\d+$"))
+    page.locator("#import_status h1 .badge-completed").wait_for()
+    assert page.locator("text=Nothing was written.").is_visible()
+    assert page.locator(".card-completed .card-label").inner_text().lower() == "would be created"
+    assert page.locator(".card-completed .card-count").inner_text() == "2"
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Series)) == 0
+    [record] = db.session.scalars(select(Import)).all()
+    assert record.dry_run and record.created_rows == 2
+    page.goto("/series")
+    assert page.locator("text=Game of Thrones").count() == 0
 
 
 def test_start_an_export_and_download_it(page):

@@ -9,7 +9,6 @@ from webapp.auth import role_required
 from webapp.models.base import isoformat
 from webapp.models.users import Role
 from webapp.services import alerts, batches, consumers
-from webapp.services import jobs as job_service
 
 
 def _pause_dict(p) -> dict:
@@ -80,7 +79,7 @@ def cancel_batch(batch_id: int):
 @role_required(Role.OPERATOR)
 def retry_batch_failures(batch_id: int):
     _batch(batch_id)
-    new_ids, _ = job_service.retry_jobs(batches.failed_job_ids(batch_id), current_user.id)
+    new_ids = batches.retry_failed(batch_id, current_user.id)
     return jsonify({"retried": len(new_ids), "job_ids": new_ids}), 202
 
 

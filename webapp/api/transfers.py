@@ -12,13 +12,10 @@ from webapp.errors import error_response
 from webapp.models.users import Role
 from webapp.services import exports, imports
 from webapp.services.files import FileRefused
+from webapp.values import parse_bool
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def start_import_from_request():
+def start_import_from_request(dry_run: bool):
     """Shared by the API and the page: store the upload and dispatch its job."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -28,7 +25,7 @@ def start_import_from_request():
         upload.filename,
         request.form.get("importer", ""),
         current_user.id,
-        _truthy(request.form.get("dry_run")),
+        dry_run,
     )
     run_import.dispatch(record.id, user_id=current_user.id, source=("import", record.id))
     return imports.get_import(record.id)
@@ -37,8 +34,9 @@ def start_import_from_request():
 @bp.post("/imports")
 @role_required(Role.OPERATOR)
 def create_import():
+    dry_run = parse_bool(request.form.get("dry_run"), "dry_run")
     try:
-        record = start_import_from_request()
+        record = start_import_from_request(dry_run)
     except (FileRefused, imports.ImportRequestError) as exc:
         return error_response(422, str(exc), "invalid")
     return jsonify(record.to_dict()), 202

@@ -113,15 +113,14 @@ def _checked_form() -> None:
 def fetch(integration_id: int):
     integration = _own(integration_id)
     _checked_form()
-    if integration.processing:
-        flash(f"{integration.name} is already being updated.", "info")
+    # (trigger_due first releases a trigger whose job ended, e.g. was cancelled)
+    if service.trigger_due(force=True, only_ids=[integration.id]):
+        process_integration_data.dispatch(
+            integration.id, user_id=current_user.id, source=("integration", integration.id)
+        )
+        flash(f"Updating {integration.name} now.", "success")
     else:
-        claimed = service.trigger_due(force=True, only_ids=[integration.id])
-        if claimed:
-            process_integration_data.dispatch(
-                integration.id, user_id=current_user.id, source=("integration", integration.id)
-            )
-            flash(f"Updating {integration.name} now.", "success")
+        flash(f"{integration.name} is already being updated.", "info")
     return redirect(url_for("integrations.show", integration_id=integration.id))
 
 

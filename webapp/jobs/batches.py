@@ -10,7 +10,7 @@ from webapp.models.users import Role
 from webapp.services import batches
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
-from webapp.services.ownership import viewer_of, visible_job_ids
+from webapp.services.ownership import viewer_of
 from webapp.templating import render_page
 
 
@@ -23,7 +23,7 @@ def batch_list():
         ("batch_table",),
         live=True,
         batches=recent,
-        any_open=any(b.batch.finished_at is None for b in recent),
+        any_open=any(b.active or b.batch.finished_at is None for b in recent),
     )
 
 
@@ -57,7 +57,6 @@ def retry_batch(batch_id: int):
     batch_context(batch_id)
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
-    failed = visible_job_ids(batches.failed_job_ids(batch_id), viewer_of(current_user))
-    new_ids, _ = job_service.retry_jobs(failed, current_user.id)
+    new_ids = batches.retry_failed(batch_id, current_user.id)
     flash(f"Retried {len(new_ids)} failed job(s) of the batch.", "success")
     return redirect(url_for("jobs.batch", batch_id=batch_id))

@@ -155,9 +155,15 @@ def retry(targets: tuple[str, ...], task, queue_name, error, since) -> None:
 @queue_cli.command("flush")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def flush(yes: bool) -> None:
-    """Delete all failed job records."""
+    """Delete the failed job records that `queue failed` lists (failed, not retried)."""
+    count = job_service.failed_count()
+    if not count:
+        click.echo("No failed jobs to flush.")
+        return
     if not yes:
-        click.confirm("Delete every failed job record?", abort=True)
+        click.confirm(
+            f"Delete the {count} failed job record(s) that `queue failed` lists?", abort=True
+        )
     click.echo(f"Deleted {job_service.flush_failed()} failed job record(s).")
 
 

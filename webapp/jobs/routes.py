@@ -98,9 +98,11 @@ def bulk():
 
 def job_context(job_id: int) -> dict:
     job = job_service.get_job(job_id, viewer_of(current_user))
+    retried_by = job_service.retried_by(job.id)
     return {
         "job": job,
-        "retried_by": job_service.retried_by(job.id),
+        "retried_by": retried_by,
+        "retried_by_exists": bool(job_service.existing_job_ids([retried_by])),
         "retry_of_job": db.session.get(JobLog, job.retry_of) if job.retry_of else None,
         "form": ActionForm(),
     }
@@ -231,6 +233,7 @@ def delete_failed():
 def flush_failed():
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
-    deleted = job_service.flush_failed()
+    filters = failed_filters(request.form)
+    deleted = job_service.flush_failed(filters)
     flash(f"Deleted {deleted} failed job record(s).", "success")
-    return redirect(url_for("jobs.failed"))
+    return redirect(url_for("jobs.failed", **filters.as_query()))

@@ -50,16 +50,22 @@ class Integration(db.Model):
             or self.last_triggered_at > self.last_successful_update_at
         )
 
+    @property
+    def last_attempt_ended_at(self) -> datetime | None:
+        """Its last success or its last final failure, whichever is later."""
+        ends = [t for t in (self.last_successful_update_at, self.last_error_at) if t is not None]
+        return max(ends) if ends else None
+
     def is_due(self, now: datetime | None = None) -> bool:
-        """Never updated, or its frequency has passed since the last success."""
+        """Never tried, or its frequency has passed since its last success or final failure
+        (a failing upstream is asked again once per frequency, not at every check)."""
         if not self.active or self.processing:
             return False
-        if self.last_successful_update_at is None:
+        ended = self.last_attempt_ended_at
+        if ended is None:
             return True
         now = now or utcnow()
-        return (
-            self.last_successful_update_at + timedelta(minutes=self.update_frequency_minutes) <= now
-        )
+        return ended + timedelta(minutes=self.update_frequency_minutes) <= now
 
     @property
     def state(self) -> str:

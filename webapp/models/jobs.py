@@ -153,6 +153,19 @@ class JobLog(db.Model):
         }
 
 
+class DeletedRetry(db.Model):
+    """A retry whose job log was deleted (flushed): the job it retried stays off the failed
+    list, since it was retried, and its page says that its retry was deleted."""
+
+    __tablename__ = "deleted_retries"
+
+    job_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    retry_of: Mapped[int] = mapped_column(Integer)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_deleted_retries_retry_of", "retry_of"),)
+
+
 class JobTag(db.Model):
     """A label on a job (``dispatch(..., tags=[...])``, ``job.tag(...)``): one row per job and
     tag, indexed by tag for ``/jobs?tag=``; deleted with its job."""

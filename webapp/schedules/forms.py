@@ -1,11 +1,12 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from webapp.areas import schedulable_commands
 from webapp.models.jobs import QUEUES
 from webapp.services.timing import PRESETS
+from webapp.values import YesNoField
 
 
 class ScheduleForm(FlaskForm):
@@ -29,8 +30,8 @@ class ScheduleForm(FlaskForm):
     preset_hours = StringField("Hours (twice daily, e.g. 1,13)", validators=[Optional()])
     timezone = StringField("Time zone", default="UTC", validators=[DataRequired()])
     queue = SelectField("Queue", choices=[SelectChoice(q) for q in QUEUES], default="default")
-    active = BooleanField("Active", default=True)
-    without_overlapping = BooleanField("Without overlapping")
+    active = YesNoField("Active", default=True)
+    without_overlapping = YesNoField("Without overlapping")
     success_window_minutes = IntegerField(
         "Alert if no success within (minutes)", validators=[Optional(), NumberRange(min=1)]
     )

@@ -1,8 +1,7 @@
 import click
 from flask.cli import AppGroup
 
-from jobkit.tracking import Call
-from tasks.series import dispatch_episode_data, dispatch_series_data, sync_pending_episodes
+from tasks.series import dispatch_episode_data, dispatch_pending_syncs, dispatch_series_data
 from webapp.cli.output import echo_json, echo_table
 from webapp.extensions import db
 from webapp.models.series import Series
@@ -91,9 +90,14 @@ def series_check_updates(hours: float) -> None:
 
 @episodes_cli.command("import-missing-data")
 def episodes_import_missing() -> None:
-    """Dispatch a data job for every episode never imported."""
+    """Dispatch a data job for every episode never imported, and a pending-episodes sync for
+    every series with episodes reset by retry-failed --reset."""
     ids = dispatch_episode_data(series_service.episodes_missing_data())
     click.echo(f"Dispatched {len(ids)} episode data jobs.")
+    reset = series_service.series_with_reset_episodes()
+    if reset:
+        jobs = dispatch_pending_syncs(list(reset))
+        click.echo(f"Dispatched {len(jobs)} series jobs for {sum(reset.values())} reset episodes.")
 
 
 @episodes_cli.command("check-data-updates")
@@ -121,7 +125,6 @@ def episodes_check_updates(hours: float) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def retry_failed(series_id: int | None, user_id: int | None, reset: bool, yes: bool) -> None:
     """Reset failed episode syncs to pending and dispatch one job per series."""
-
     failed = series_service.failed_episode_syncs(series_id, user_id)
     if not failed:
         click.echo("No failed episode syncs found.")
@@ -138,9 +141,8 @@ def retry_failed(series_id: int | None, user_id: int | None, reset: bool, yes: b
     series_service.reset_failed_episodes(list(failed))
     if reset:
         click.echo(f"Reset {total} episode syncs to pending in {len(failed)} series.")
+        click.echo("`flask episodes import-missing-data` dispatches their sync.")
         return
-    ids = sync_pending_episodes.dispatch_many(
-        [Call((sid,), source=("series", sid)) for sid in failed]
-    )
+    ids = dispatch_pending_syncs(list(failed))
     for sid, job_id in zip(failed, ids, strict=True):
         click.echo(f"Series {sid}: {failed[sid]} episodes reset, job {job_id} dispatched.")

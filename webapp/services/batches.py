@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy.orm import aliased
 
 from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobBatch, JobLog, JobStatus
-from webapp.services.jobs import JobError, cancel_job, failed_jobs_query
+from webapp.services.jobs import JobError, cancel_job, retry_jobs
 
 
 class BatchError(NotFound):
@@ -36,24 +37,39 @@ def get_batch(batch_id: int) -> JobBatch:
 
 @dataclass
 class BatchProgress:
+    """A batch's members counted once each, by their latest attempt (a retry replaces the job
+    it retried)."""
+
     batch: JobBatch
     counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
     @property
     def done(self) -> int:
         return self.counts["completed"] + self.counts["failed"] + self.counts["cancelled"]
 
     @property
+    def active(self) -> bool:
+        """Some member's latest attempt is still waiting or running (after a retry, too)."""
+        return self.done < self.total
+
+    @property
     def percent(self) -> int:
-        total = sum(self.counts.values())
-        return round(100 * self.done / total) if total else 100
+        return round(100 * self.done / self.total) if self.total else 100
+
+    def share(self, status: str) -> float:
+        """The part of the bar, in percent, that members with this status take."""
+        return round(100 * self.counts[status] / self.total, 2) if self.total else 0
 
     def to_dict(self) -> dict[str, Any]:
         b = self.batch
         return {
             "id": b.id,
             "name": b.name,
-            "total": sum(self.counts.values()),
+            "total": self.total,
             "done": self.done,
             "failed": self.counts["failed"],
             "progress": self.percent,
@@ -64,13 +80,22 @@ class BatchProgress:
         }
 
 
+def latest_attempts(batch_id: int) -> Select:
+    """The batch's jobs that no job has retried: each member's latest attempt."""
+    retry = aliased(JobLog)
+    return (
+        select(JobLog)
+        .where(JobLog.batch_id == batch_id)
+        .where(~exists().where(retry.retry_of == JobLog.id))
+    )
+
+
 def progress(batch_id: int) -> BatchProgress:
     batch = get_batch(batch_id)
     counts = {status.value: 0 for status in JobStatus}
+    latest = latest_attempts(batch_id).subquery()
     for status, count in db.session.execute(
-        select(JobLog.status, func.count())
-        .where(JobLog.batch_id == batch_id)
-        .group_by(JobLog.status)
+        select(latest.c.status, func.count()).group_by(latest.c.status)
     ):
         counts[status] = count
     return BatchProgress(batch, counts)
@@ -100,11 +125,22 @@ def cancel_batch(batch_id: int) -> int:
 
 
 def failed_job_ids(batch_id: int) -> list[int]:
+    """The members whose latest attempt failed: what "Retry N failed" retries."""
     return list(
         db.session.scalars(
-            failed_jobs_query().with_only_columns(JobLog.id).where(JobLog.batch_id == batch_id)
+            latest_attempts(batch_id)
+            .where(JobLog.status == JobStatus.FAILED.value)
+            .with_only_columns(JobLog.id)
+            .order_by(JobLog.id)
         )
     )
+
+
+def retry_failed(batch_id: int, user_id: int | None = None) -> list[int]:
+    """Retry every member whose latest attempt failed, in the same batch; the new job ids."""
+    get_batch(batch_id)
+    new_ids, _ = retry_jobs(failed_job_ids(batch_id), user_id)
+    return new_ids
 
 
 def finish_completed_batches() -> list[JobBatch]:

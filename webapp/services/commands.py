@@ -15,6 +15,7 @@ from flask import current_app
 
 from webapp.areas import schedulable_commands
 from webapp.exceptions import Invalid
+from webapp.values import parse_bool
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT_LIMIT = 64 * 1024
@@ -60,16 +61,6 @@ def options_of(name: str) -> list[OptionInfo]:
     ]
 
 
-def _truthy(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if str(value).strip().lower() in ("", "0", "false", "no", "off"):
-        return False
-    raise CommandError(f"{value!r} is not true or false")
-
-
 def validate_parameters(name: str, parameters: dict[str, Any]) -> dict[str, Any]:
     """Parameters checked and converted as Click would; CommandError names each problem.
 
@@ -98,11 +89,11 @@ def validate_parameters(name: str, parameters: dict[str, Any]) -> dict[str, Any]
             continue
         try:
             if option.is_flag:
-                cleaned[key] = _truthy(value)
+                cleaned[key] = parse_bool(value, key)
             else:
                 option.type.convert(str(value), option, ctx)
                 cleaned[key] = str(value)
-        except (click.BadParameter, CommandError) as exc:
+        except (click.BadParameter, Invalid) as exc:
             problems.append(f"{key}: {exc.message if hasattr(exc, 'message') else exc}")
     for option in options.values():
         if option.required and not any(opt in cleaned for opt in option.opts):

@@ -1,30 +1,38 @@
 """Integrations: per-user polling of an outside service, each through a plugin.
 
-An integration is *due* when it was never updated or when its frequency has passed since its last
-success, and *processing* from the moment it is triggered until it succeeds or fails for good; a
-processing integration is never dispatched again.
+An integration is *due* when it was never tried or when its frequency has passed since its last
+success or its last final failure, and *processing* from the moment it is triggered until its job
+ends (success, failure, cancel, timeout); a processing integration is never dispatched again.
+Errors that asking again cannot fix (a 404, a 401, bad settings) fail at once, without retries.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from jobkit.redaction import redact_text
 from webapp.exceptions import Invalid, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
+from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
 from webapp.services import outbound, vault
-from webapp.services.tvmaze import UpstreamUnavailable, tvmaze
+from webapp.services.tvmaze import TVmazeError, UpstreamUnavailable, tvmaze
 
 MIN_FREQUENCY_MINUTES = 1
+# A trigger is claimed a moment before its job row is written; a claim this old without a
+# pending or running job belongs to a job that ended without saying so (cancelled while it
+# waited, lost) or to a dispatch that never happened.
+CLAIM_GRACE_SECONDS = 30
+TRANSIENT_STATUSES = (408, 429)
 
 
 class IntegrationError(Invalid):
@@ -46,9 +54,12 @@ class IntegrationPlugin:
         """Validated settings; IntegrationError with a message per problem."""
         raise NotImplementedError
 
-    def fetch(self, integration: Integration, settings: dict[str, Any]) -> dict[str, Any]:
-        """The current snapshot, with the settings as entered (decrypted); UpstreamUnavailable
-        when worth retrying."""
+    def fetch(
+        self, integration: Integration, settings: dict[str, Any], checkpoint: Callable[[], None]
+    ) -> dict[str, Any]:
+        """The current snapshot, with the settings as entered (secrets decrypted);
+        UpstreamUnavailable when worth retrying, IntegrationError (or TVmazeError) when not.
+        ``checkpoint()`` between requests lets the job stop there."""
         raise NotImplementedError
 
 
@@ -65,10 +76,13 @@ class TVmazeUpcomingEpisodes(IntegrationPlugin):
             raise IntegrationError("tvmaze_id: a positive whole number is required")
         return {"tvmaze_id": int(raw)}
 
-    def fetch(self, integration: Integration, settings: dict[str, Any]) -> dict[str, Any]:
+    def fetch(
+        self, integration: Integration, settings: dict[str, Any], checkpoint: Callable[[], None]
+    ) -> dict[str, Any]:
         show_id = settings["tvmaze_id"]
         client = tvmaze()
         show = client.show(show_id)
+        checkpoint()
         today = date.today().isoformat()
         upcoming = [
             {
@@ -97,7 +111,9 @@ class JsonUrlPoller(IntegrationPlugin):
             raise IntegrationError("url: an http:// or https:// address is required")
         return {"url": url}
 
-    def fetch(self, integration: Integration, settings: dict[str, Any]) -> dict[str, Any]:
+    def fetch(
+        self, integration: Integration, settings: dict[str, Any], checkpoint: Callable[[], None]
+    ) -> dict[str, Any]:
         url = settings["url"]
         # Errors name the URL without its query: that is where keys travel.
         shown = outbound.display_url(url)
@@ -107,7 +123,7 @@ class JsonUrlPoller(IntegrationPlugin):
             raise IntegrationError(str(exc)) from exc
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"{shown} cannot be reached ({type(exc).__name__})") from exc
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code in TRANSIENT_STATUSES:
             raise UpstreamUnavailable(f"{shown} answered {response.status_code}")
         if response.status_code >= 400:
             raise IntegrationError(f"{shown} answered {response.status_code}")
@@ -206,6 +222,14 @@ NOT_PROCESSING = or_(
     Integration.last_triggered_at.is_(None),
     Integration.last_successful_update_at >= Integration.last_triggered_at,
 )
+# (spelled out, not ~NOT_PROCESSING: with no success yet the comparison is NULL, not false)
+PROCESSING = and_(
+    Integration.last_triggered_at.is_not(None),
+    or_(
+        Integration.last_successful_update_at.is_(None),
+        Integration.last_successful_update_at < Integration.last_triggered_at,
+    ),
+)
 
 
 def trigger_due(
@@ -213,11 +237,12 @@ def trigger_due(
 ) -> list[int]:
     """Mark due integrations (all active ones with ``force``) triggered; returns their ids.
 
-    Each is claimed with a conditional UPDATE, so two checkers running at once never trigger the
-    same integration twice.
+    First releases the ones whose job has ended without telling them. Each is claimed with a
+    conditional UPDATE, so two checkers running at once never trigger the same integration twice.
     """
     if service:
         plugin_for(service)
+    release_ended()
     stmt = select(Integration).where(Integration.active.is_(True), NOT_PROCESSING)
     if service:
         stmt = stmt.where(Integration.service == service)
@@ -238,10 +263,53 @@ def trigger_due(
     return claimed
 
 
-def process(integration_id: int) -> str:
-    """Fetch a snapshot through the integration's plugin and record success."""
+def release_ended() -> list[int]:
+    """End the processing state of integrations whose job is over (cancelled while waiting for a
+    retry, lost, never dispatched); a cancelled or failed job counts as a final failure, so the
+    integration waits its frequency. Returns the released ids."""
+    cutoff = utcnow() - timedelta(seconds=CLAIM_GRACE_SECONDS)
+    stuck = db.session.scalars(
+        select(Integration).where(PROCESSING, Integration.last_triggered_at < cutoff)
+    ).all()
+    released = []
+    for integration in stuck:
+        job = db.session.scalars(
+            select(JobLog)
+            .where(JobLog.source_type == "integration", JobLog.source_id == integration.id)
+            .order_by(JobLog.id.desc())
+            .limit(1)
+        ).first()
+        if job is not None and job.status in ACTIVE_STATUSES:
+            continue
+        if job is None or job.created_at < integration.last_triggered_at:
+            error = "its update was never dispatched"
+        elif job.status == JobStatus.CANCELLED:
+            error = f"its job #{job.id} was cancelled"
+        else:
+            error = job.error or f"its job #{job.id} ended {job.status}"
+        released.append(integration.id)
+        _end_trigger(integration.id, error, triggered_before=cutoff)
+    db.session.commit()
+    return released
+
+
+def process(integration_id: int, checkpoint: Callable[[], None] = lambda: None) -> str:
+    """Fetch a snapshot through the integration's plugin and record success.
+
+    Raises IntegrationError for what retrying cannot fix: stored settings the plugin refuses, and
+    any answer of the upstream other than "unavailable" (a 404, a 401); UpstreamUnavailable
+    otherwise."""
     integration = integration_for(integration_id)
-    snapshot = plugin_for(integration.service).fetch(integration, working_settings(integration))
+    plugin = plugin_for(integration.service)
+    settings = working_settings(integration)
+    plugin.clean_settings(settings)
+    try:
+        snapshot = plugin.fetch(integration, settings, checkpoint)
+    except UpstreamUnavailable:
+        raise
+    except TVmazeError as exc:
+        raise IntegrationError(str(exc)) from exc
+    checkpoint()
     digest = hashlib.sha256(json.dumps(snapshot, sort_keys=True, default=str).encode()).hexdigest()
     changed = digest != integration.data_hash
     now = utcnow()
@@ -256,18 +324,26 @@ def process(integration_id: int) -> str:
 
 
 def record_failure(integration_id: int, error: str) -> None:
-    """After the last attempt: clear the trigger so it can be due again, and keep the error."""
-    db.session.execute(
-        update(Integration)
-        .where(Integration.id == integration_id)
-        .values(last_triggered_at=None, last_error=redact_text(error), last_error_at=utcnow())
-    )
+    """After the last attempt (or a cancel): clear the trigger and keep the error; the next
+    attempt waits the integration's full frequency from now."""
+    _end_trigger(integration_id, error)
     db.session.commit()
 
 
-def next_update_at(integration: Integration):
-    if integration.last_successful_update_at is None:
-        return None
-    return integration.last_successful_update_at + timedelta(
-        minutes=integration.update_frequency_minutes
+def _end_trigger(integration_id: int, error: str, triggered_before: datetime | None = None) -> None:
+    """Clear the trigger and record the error as of now; with ``triggered_before``, only a
+    trigger older than that (not one a checker claimed meanwhile)."""
+    stmt = update(Integration).where(Integration.id == integration_id)
+    if triggered_before is not None:
+        stmt = stmt.where(Integration.last_triggered_at < triggered_before)
+    db.session.execute(
+        stmt.values(last_triggered_at=None, last_error=redact_text(error), last_error_at=utcnow())
     )
+
+
+def next_update_at(integration: Integration):
+    """When it becomes due: its frequency after its last success or final failure."""
+    ended = integration.last_attempt_ended_at
+    if ended is None:
+        return None
+    return ended + timedelta(minutes=integration.update_frequency_minutes)

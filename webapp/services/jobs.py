@@ -27,7 +27,7 @@ from jobkit.recorder import recorder
 from webapp.exceptions import BadRequest, Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
-from webapp.models.jobs import FINISHED_STATUSES, QUEUES, JobLog, JobStatus, JobTag
+from webapp.models.jobs import FINISHED_STATUSES, QUEUES, DeletedRetry, JobLog, JobStatus, JobTag
 from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services.ownership import Viewer, visible_jobs
 
@@ -137,7 +137,7 @@ def get_job(job_id: int, viewer: Viewer | None = None) -> JobLog:
     if job is not None and viewer is not None:
         job = db.session.scalar(select(JobLog).where(JobLog.id == job_id, visible_jobs(viewer)))
     if job is None:
-        raise JobNotFound(f"job {job_id} not found")
+        raise JobNotFound(f"job #{job_id} was deleted or never existed")
     return job
 
 
@@ -157,8 +157,21 @@ def jobs_for_record(
 
 
 def retried_by(job_id: int) -> int | None:
-    """The id of the job that retried ``job_id``, if any."""
-    return db.session.scalar(select(JobLog.id).where(JobLog.retry_of == job_id).limit(1))
+    """The id of the job that retried ``job_id``, if any (also when that job was deleted)."""
+    live = db.session.scalar(select(JobLog.id).where(JobLog.retry_of == job_id).limit(1))
+    if live is not None:
+        return live
+    return db.session.scalar(
+        select(DeletedRetry.job_id).where(DeletedRetry.retry_of == job_id).limit(1)
+    )
+
+
+def existing_job_ids(job_ids: list[int | None]) -> set[int]:
+    """Which of these job ids still have a job log (pages link only to those)."""
+    wanted = [job_id for job_id in job_ids if job_id is not None]
+    if not wanted:
+        return set()
+    return set(db.session.scalars(select(JobLog.id).where(JobLog.id.in_(wanted))))
 
 
 @dataclass(frozen=True)
@@ -190,6 +203,7 @@ def failed_jobs_query(filters: FailedFilters | None = None) -> Select:
         select(JobLog)
         .where(JobLog.status == JobStatus.FAILED.value)
         .where(~exists().where(retry.retry_of == JobLog.id))
+        .where(~exists().where(DeletedRetry.retry_of == JobLog.id))
     )
     f = filters or FailedFilters()
     if f.viewer is not None:
@@ -265,6 +279,13 @@ def retry_jobs(
         jobs = db.session.scalars(select(JobLog).where(JobLog.id.in_(chunk)).order_by(JobLog.id))
         retried = dict(
             db.session.execute(
+                select(DeletedRetry.retry_of, DeletedRetry.job_id).where(
+                    DeletedRetry.retry_of.in_(chunk)
+                )
+            ).all()
+        )
+        retried |= dict(
+            db.session.execute(
                 select(JobLog.retry_of, JobLog.id).where(JobLog.retry_of.in_(chunk))
             ).all()
         )
@@ -318,9 +339,7 @@ def prune_jobs(
         )
         if not ids:
             return deleted
-        db.session.execute(delete(JobLog).where(JobLog.id.in_(ids)))
-        db.session.commit()
-        deleted += len(ids)
+        deleted += _delete_jobs(ids)
         if on_progress:
             on_progress(deleted)
 
@@ -422,15 +441,49 @@ def failed_job_ids(filters: FailedFilters | None = None) -> list[int]:
 
 def delete_finished_jobs(job_ids: list[int]) -> int:
     """Delete these job records if they have finished; returns how many."""
-    result = db.session.execute(
-        delete(JobLog).where(JobLog.id.in_(job_ids), JobLog.status.in_(FINISHED_STATUSES))
+    finished = list(
+        db.session.scalars(
+            select(JobLog.id).where(JobLog.id.in_(job_ids), JobLog.status.in_(FINISHED_STATUSES))
+        )
     )
-    db.session.commit()
-    return result.rowcount
+    return _delete_jobs(finished)
 
 
-def flush_failed() -> int:
-    """Delete every failed job record; returns how many."""
-    result = db.session.execute(delete(JobLog).where(JobLog.status == JobStatus.FAILED.value))
+def failed_count(filters: FailedFilters | None = None) -> int:
+    """How many jobs the failed list shows (with these filters): what a flush deletes."""
+    query = failed_jobs_query(filters)
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def flush_failed(filters: FailedFilters | None = None, chunk_size: int = 5000) -> int:
+    """Delete exactly the failed jobs nobody has retried (the failed list, with these filters);
+    returns how many. The jobs they retried stay, marked as retried by a deleted job."""
+    ids = failed_job_ids(filters)
+    deleted = 0
+    for start in range(0, len(ids), chunk_size):
+        deleted += _delete_jobs(ids[start : start + chunk_size])
+    return deleted
+
+
+def _delete_jobs(job_ids: list[int]) -> int:
+    """Delete these job logs; a deleted retry of a job that stays leaves a DeletedRetry, so that
+    job does not come back onto the failed list. Returns how many were deleted."""
+    if not job_ids:
+        return 0
+    retries = db.session.execute(
+        select(JobLog.id, JobLog.retry_of).where(
+            JobLog.id.in_(job_ids), JobLog.retry_of.is_not(None), JobLog.retry_of.not_in(job_ids)
+        )
+    ).all()
+    db.session.execute(delete(DeletedRetry).where(DeletedRetry.retry_of.in_(job_ids)))
+    if retries:
+        db.session.execute(
+            DeletedRetry.__table__.insert(),
+            [
+                {"job_id": job_id, "retry_of": retry_of, "deleted_at": utcnow()}
+                for job_id, retry_of in retries
+            ],
+        )
+    result = db.session.execute(delete(JobLog).where(JobLog.id.in_(job_ids)))
     db.session.commit()
     return result.rowcount

@@ -15,6 +15,7 @@ from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog
 from webapp.models.series import Episode, Series, SyncStatus
+from webapp.models.users import User
 from webapp.services.tvmaze import UPDATE_WINDOWS, ShowNotFound, TVmazeError, tvmaze
 
 SERIES_DATA_TASK = "import_series_data"
@@ -318,7 +319,12 @@ def stale_episodes(hours: float) -> StaleRows:
 def failed_episode_syncs(
     series_id: int | None = None, user_id: int | None = None
 ) -> dict[int, int]:
-    """Series id -> number of failed episode syncs, for one series or one user's series."""
+    """Series id -> number of failed episode syncs, for one series or one user's series;
+    SeriesError when that series or user does not exist."""
+    if series_id is not None:
+        get_series(series_id)
+    if user_id is not None and db.session.get(User, user_id) is None:
+        raise NotFound(f"user {user_id} not found")
     stmt = (
         select(Episode.series_id, func.count())
         .where(Episode.sync_status == SyncStatus.FAILED.value)
@@ -335,14 +341,33 @@ def failed_episode_syncs(
 
 
 def reset_failed_episodes(series_ids: list[int]) -> int:
-    """Set the failed episode syncs of these series back to pending; returns how many."""
+    """Set the failed episode syncs of these series back to pending, their error cleared;
+    returns how many."""
     result = db.session.execute(
         update(Episode)
         .where(Episode.series_id.in_(series_ids), Episode.sync_status == SyncStatus.FAILED.value)
-        .values(sync_status=SyncStatus.PENDING.value)
+        .values(sync_status=SyncStatus.PENDING.value, last_error=None)
     )
     db.session.commit()
     return result.rowcount
+
+
+def series_with_reset_episodes() -> dict[int, int]:
+    """Series id -> episodes imported once and now pending again (reset after a failure), for
+    series with no pending-episodes job waiting or running."""
+    return dict(
+        db.session.execute(
+            select(Episode.series_id, func.count())
+            .join(Series, Series.id == Episode.series_id)
+            .where(
+                Episode.sync_status == SyncStatus.PENDING.value,
+                Episode.data_last_updated_at.is_not(None),
+            )
+            .where(_without_active_job(Series, "series", PENDING_EPISODES_TASK))
+            .group_by(Episode.series_id)
+            .order_by(Episode.series_id)
+        ).all()
+    )
 
 
 # -- showing --------------------------------------------------------------------------------

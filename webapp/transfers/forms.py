@@ -1,11 +1,12 @@
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, DateField, SelectField, StringField
+from wtforms import DateField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from webapp.services.exports import DATASETS, FORMATS
 from webapp.services.imports import IMPORTERS
+from webapp.values import YesNoField
 
 
 class ImportForm(FlaskForm):
@@ -13,7 +14,7 @@ class ImportForm(FlaskForm):
     importer = SelectField(
         "Importer", choices=[SelectChoice(i.name, i.label) for i in IMPORTERS.values()]
     )
-    dry_run = BooleanField("Dry run: check everything, write nothing")
+    dry_run = YesNoField("Dry run: check everything, write nothing")
 
 
 class ExportForm(FlaskForm):

@@ -58,7 +58,7 @@ def imports_page():
     form = ImportForm()
     if form.validate_on_submit():
         try:
-            record = start_import_from_request()
+            record = start_import_from_request(form.dry_run.data)
         except (FileRefused, imports.ImportRequestError) as exc:
             form.file.errors = [*form.file.errors, str(exc)]
         else:
