@@ -12,7 +12,8 @@ from webapp.models.jobs import JobLog
 
 def error_of(response) -> dict:
     body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"])
+    assert set(body["error"]) <= {"code", "message", "field"}
     return body["error"]
 
 

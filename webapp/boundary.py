@@ -13,8 +13,9 @@ from werkzeug.routing import IntegerConverter
 
 from webapp.exceptions import BadRequest
 
-# Ids and cursors are 64-bit signed integers in both databases.
-MAX_ID = 2**63 - 1
+# Ids and cursors are INTEGER columns: 32-bit on PostgreSQL (a larger value in a query is an
+# "integer out of range" error there), so that is the bound on both databases.
+MAX_ID = 2**31 - 1
 # Day counts whose timedelta stays far inside datetime's range (about 27,000 years).
 MAX_DAYS = 10_000_000
 # Times outside this range cannot be shifted by an offset or compared safely.
@@ -43,7 +44,7 @@ def whole_number(raw: object, name: str, minimum: int = 0, maximum: int = MAX_ID
 
 
 def record_id(raw: object, name: str = "id") -> int:
-    """A record id or keyset cursor: 1 … 2⁶³−1."""
+    """A record id or keyset cursor: 1 … MAX_ID (2³¹−1)."""
     return whole_number(raw, name, minimum=1, maximum=MAX_ID)
 
 
@@ -96,8 +97,27 @@ def _shown(value: str) -> str:
     return repr(value if len(value) <= 40 else value[:40] + "…")
 
 
+def _up_to(limit: int) -> str:
+    """A regular expression for the decimal numbers 1 … ``limit``, without leading zeros."""
+    digits = str(limit)
+    options = [rf"[1-9]\d{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        lowest = 1 if i == 0 else 0
+        if int(digit) > lowest:
+            rest = len(digits) - i - 1
+            options.append(
+                f"{digits[:i]}[{lowest}-{int(digit) - 1}]" + rf"\d{{{rest}}}" * bool(rest)
+            )
+    options.append(digits)
+    return "(?:" + "|".join(options) + ")"
+
+
 class BoundedIdConverter(IntegerConverter):
-    """``<int:…>`` in every route: a path id above 2⁶³−1 matches no route (404), never a 500."""
+    """``<int:…>`` in every route: only 1 … MAX_ID match, so a larger id matches no route and is a
+    404 for every method (a value refused after matching would make werkzeug answer 405 when
+    another rule on the same path has other methods), never a 500."""
+
+    regex = _up_to(MAX_ID)
 
     def __init__(self, map, *args, **kwargs) -> None:
         kwargs.setdefault("max", MAX_ID)

@@ -1,516 +1,175 @@
-"""The OpenAPI 3 description of the API, served at /api/openapi.json."""
+"""The OpenAPI 3.1 description of the API, generated from the routes' models and registry."""
 
+from __future__ import annotations
+
+import re
 from typing import Any
 
-from flask import jsonify
+from flask import Response, jsonify, render_template
+from pydantic import BaseModel, TypeAdapter
 
 from webapp.api.blueprint import bp
+from webapp.api.fields import NO_NUL
+from webapp.api.routing import OPERATIONS, Operation, api_route
+from webapp.api.schemas import Error
+from webapp.boundary import MAX_ID
 
-ERROR = {"$ref": "#/components/schemas/Error"}
-JOB_LOG = {"$ref": "#/components/schemas/JobLog"}
+REF = "#/components/schemas/{model}"
+PATH_VALUE = re.compile(r"<(?:(\w+):)?(\w+)>")
+REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No content",
+    400: "Malformed request: a value of the wrong type, unparsable or out of range",
+    401: "Not signed in and no valid API token",
+    403: "The caller's role does not allow this",
+    404: "No such record (or not the caller's)",
+    409: "The record is not in a state that allows this",
+    413: "The request body is larger than this deployment accepts",
+    422: "A well-formed request that breaks a rule",
+}
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+class _Schemas:
+    """Collects the named models that the operations refer to."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, Any] = {}
+
+    def of(self, kind: Any, mode: str) -> dict[str, Any]:
+        schema = TypeAdapter(kind).json_schema(ref_template=REF, mode=mode)
+        self.components.update(schema.pop("$defs", {}))
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            self.components[kind.__name__] = schema
+            return {"$ref": REF.format(model=kind.__name__)}
+        return schema
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(status): _json(ERROR, "Error") for status in (401, *statuses)}
-
-
-def _query(name: str, schema_type: str = "string", required: bool = False, **extra: Any) -> dict:
-    return {
-        "name": name,
-        "in": "query",
-        "required": required,
-        "schema": {"type": schema_type, **extra},
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: absence is its null, so ``anyOf [T, null]`` becomes T."""
+    schema = {
+        k: v for k, v in schema.items() if k != "title" and not (k == "default" and v is None)
     }
+    options = schema.pop("anyOf", None)
+    if options is None:
+        return schema
+    kept = [option for option in options if option != {"type": "null"}]
+    return {**kept[0], **schema} if len(kept) == 1 else {"anyOf": kept, **schema}
 
 
-JOB_ID = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-SCHEDULE_ID = {"name": "schedule_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-SCHEDULE_RUN = {
-    "type": "object",
-    "properties": {
-        "started_at": {"type": "string", "format": "date-time", "nullable": True},
-        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
-        "exit_code": {"type": "integer", "nullable": True},
-        "output": {"type": "string", "nullable": True},
-        "job_log_id": {"type": "integer", "nullable": True},
-        "status": {"type": "string"},
-        "trigger": {"type": "string", "enum": ["schedule", "manual", "catch-up"]},
-        "due_at": {"type": "string", "format": "date-time"},
-    },
-}
-SCHEDULE = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "name": {"type": "string"},
-        "command": {"type": "string", "example": "series check-data-updates"},
-        "parameters": {"type": "object", "example": {"--hours": "12"}},
-        "cron": {"type": "string", "example": "0 3 * * *"},
-        "cron_description": {"type": "string"},
-        "timezone": {"type": "string", "example": "Europe/Berlin"},
-        "active": {"type": "boolean"},
-        "without_overlapping": {"type": "boolean"},
-        "next_run_at": {"type": "string", "format": "date-time", "nullable": True},
-        "last_run": {**SCHEDULE_RUN, "nullable": True},
-    },
-}
-SCHEDULE_INPUT = {
-    "type": "object",
-    "properties": {
-        "name": {"type": "string"},
-        "description": {"type": "string"},
-        "command": {"type": "string"},
-        "parameters": {"type": "object"},
-        "cron": {"type": "string"},
-        "preset": {
-            "type": "string",
-            "enum": [
-                "every_minute",
-                "every_30_seconds",
-                "hourly",
-                "daily",
-                "daily_at",
-                "twice_daily",
-                "weekly_on",
-                "monthly_on",
-            ],
-        },
-        "preset_at": {"type": "string", "example": "02:30"},
-        "preset_day": {"type": "string", "example": "monday"},
-        "preset_hours": {"type": "string", "example": "1,13"},
-        "timezone": {"type": "string"},
-        "queue": {"type": "string", "enum": ["high", "default", "low"]},
-        "active": {"type": "boolean"},
-        "without_overlapping": {"type": "boolean"},
-        "success_window_minutes": {"type": "integer", "nullable": True},
-    },
-}
-IMPORT_ID = {"name": "import_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-EXPORT_ID = {"name": "export_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-IMPORT = {
-    "type": "object",
-    "properties": {
-        name: {"type": "integer"}
-        for name in ("id", "total_rows", "processed_rows", "failed_rows", "job_log_id")
-    }
-    | {"importer": {"type": "string"}, "status": {"type": "string"}},
-}
-EXPORT = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "integer"},
-        "dataset": {"type": "string"},
-        "format": {"type": "string"},
-        "status": {"type": "string"},
-        "rows": {"type": "integer"},
-        "progress": {"type": "integer"},
-        "job_log_id": {"type": "integer", "nullable": True},
-    },
-}
-BATCH_ID = {"name": "batch_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
+def _plain_text(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "string" and not {"enum", "format", "minLength"} & set(schema)
 
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-            }
-        },
-    },
-    "JobLog": {
-        "type": "object",
-        "required": [
-            "id",
-            "task",
-            "queue",
-            "status",
-            "progress",
-            "attempts",
-            "max_attempts",
-            "payload",
-            "message",
-            "error",
-            "traceback",
-            "source",
-            "user_id",
-            "batch_id",
-            "retry_of",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "duration_s",
-        ],
-        "properties": {
-            "id": {"type": "integer"},
-            "task": {"type": "string"},
-            "queue": {"type": "string", "enum": ["high", "default", "low"]},
-            "status": {
-                "type": "string",
-                "enum": ["pending", "running", "completed", "failed", "cancelled"],
-            },
-            "progress": {"type": "integer", "minimum": 0, "maximum": 100},
-            "attempts": {"type": "integer"},
-            "max_attempts": {"type": "integer"},
-            "payload": {"type": "object"},
-            "message": {"type": "string", "nullable": True},
-            "error": {"type": "string", "nullable": True},
-            "traceback": {"type": "string", "nullable": True},
-            "source": {
-                "type": "object",
-                "nullable": True,
-                "properties": {"type": {"type": "string"}, "id": {"type": "integer"}},
-            },
-            "user_id": {"type": "integer", "nullable": True},
-            "batch_id": {"type": "integer", "nullable": True},
-            "retry_of": {"type": "integer", "nullable": True},
-            "cancel_requested": {"type": "boolean"},
-            "worker": {"type": "string", "nullable": True},
-            "created_at": {"type": "string", "format": "date-time"},
-            "started_at": NULLABLE_TIME,
-            "finished_at": NULLABLE_TIME,
-            "duration_s": {"type": "number", "nullable": True},
-        },
-    },
-    "Queues": {
-        "type": "object",
-        "properties": {
-            name: {"type": "integer"} for name in ("high", "default", "low", "running", "failed")
-        },
-    },
-}
 
-PATHS: dict[str, Any] = {
-    "/api/openapi.json": {
-        "get": {
-            "summary": "This description",
-            "security": [],
-            "responses": {"200": _json({"type": "object"})},
+def _parameters(op: Operation, schemas: _Schemas) -> list[dict[str, Any]]:
+    parameters = []
+    for converter, name in PATH_VALUE.findall(op.rule):
+        schema = op.path_schemas.get(name) or (
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+            if converter == "int"
+            else {"type": "string", "minLength": 1, "pattern": NO_NUL}
+        )
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    if op.query is not None:
+        model = op.query.model_json_schema(ref_template=REF, mode="validation")
+        schemas.components.update(model.pop("$defs", {}))
+        required = set(model.get("required", ()))
+        for name, schema in model["properties"].items():
+            parameter = {"name": name, "in": "query", "required": name in required}
+            schema = _without_null(schema)
+            if "description" in schema:
+                parameter["description"] = schema.pop("description")
+            if name not in required and not _plain_text(schema):
+                # A blank value means "any", as the contract's own examples (`?status=&task=`).
+                default = {"default": schema.pop("default")} if "default" in schema else {}
+                schema = {"anyOf": [schema, {"const": ""}], **default}
+            parameters.append(parameter | {"schema": schema})
+    return parameters
+
+
+def _responses(op: Operation, schemas: _Schemas) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for status, kind in sorted(op.responses.items()):
+        answer: dict[str, Any] = {"description": REASONS.get(status, "OK")}
+        content = (
+            {}
+            if kind is None
+            else {"application/json": {"schema": schemas.of(kind, "serialization")}}
+        )
+        content |= op.media.get(status, {})
+        if content:
+            answer["content"] = content
+        answers[str(status)] = answer
+    error = {"application/json": {"schema": schemas.of(Error, "serialization")}}
+    for status in sorted(op.errors):
+        answers[str(status)] = {"description": REASONS[status], "content": error}
+    return answers
+
+
+def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
+    described: dict[str, Any] = {"operationId": op.endpoint.split(".", 1)[1], "summary": op.summary}
+    if op.description:
+        described["description"] = op.description
+    if op.public:
+        described["security"] = []
+    parameters = _parameters(op, schemas)
+    if parameters:
+        described["parameters"] = parameters
+    if op.body is not None:
+        described["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas.of(op.body, "validation")}},
         }
-    },
-    "/api/job-logs": {
-        "get": {
-            "summary": "Job logs, newest first (or oldest), keyset-paginated; searchable",
-            "parameters": [
-                _query("q", description="words in the arguments, payload or error"),
-                _query("since", format="date-time", description="created at or after"),
-                _query("until", format="date-time", description="created before"),
-                _query("order", enum=["newest", "oldest"], default="newest"),
-                _query("status", enum=["pending", "running", "completed", "failed", "cancelled"]),
-                _query("task"),
-                _query("queue", enum=["high", "default", "low"]),
-                _query("source_type"),
-                _query("source_id", "integer"),
-                _query("batch_id", "integer"),
-                _query("limit", "integer", minimum=1, maximum=500, default=50),
-                _query("cursor", "integer", minimum=1),
-            ],
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "items": {"type": "array", "items": JOB_LOG},
-                            "next_cursor": {"type": "integer", "nullable": True},
-                        },
-                    }
-                ),
-                **_errors(400),
-            },
+    if op.form is not None:
+        described["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": schemas.of(op.form, "validation")}},
         }
-    },
-    "/api/job-logs/stats": {
-        "get": {
-            "summary": "Counts by status, queue and task; failures in the last hour",
-            "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "by_status": {"type": "object"},
-                            "by_queue": {"type": "object"},
-                            "by_task": {"type": "array", "items": {"type": "object"}},
-                            "failed_last_hour": {"type": "integer"},
-                            "avg_duration_s": {"type": "number", "nullable": True},
-                        },
-                    }
-                ),
-                **_errors(),
-            },
-        }
-    },
-    "/api/job-logs/{job_id}": {
-        "get": {
-            "summary": "One job log",
-            "parameters": [JOB_ID],
-            "responses": {"200": _json(JOB_LOG), **_errors(404)},
-        }
-    },
-    "/api/job-logs/{job_id}/cancel": {
-        "post": {
-            "summary": "Cancel a pending job, or ask a running one to stop (operator)",
-            "parameters": [JOB_ID],
-            "responses": {"200": _json(JOB_LOG), **_errors(403, 404, 409)},
-        }
-    },
-    "/api/job-logs/{job_id}/retry": {
-        "post": {
-            "summary": "Retry a failed or cancelled job as a new job (operator)",
-            "parameters": [JOB_ID],
-            "responses": {"202": _json(JOB_LOG, "Accepted"), **_errors(403, 404, 409)},
-        }
-    },
-    "/api/job-logs/cleanup": {
-        "delete": {
-            "summary": "Delete finished job logs older than N days (admin)",
-            "parameters": [_query("days", "integer", required=True, minimum=0)],
-            "responses": {
-                "200": _json({"type": "object", "properties": {"deleted": {"type": "integer"}}}),
-                **_errors(400, 403),
-            },
-        }
-    },
-    "/api/pauses": {
-        "get": {
-            "summary": "Paused queues and task types",
-            "responses": {
-                "200": _json({"type": "array", "items": {"type": "object"}}),
-                **_errors(),
-            },
-        }
-    },
-    **{
-        f"/api/{kind}/{{name}}/{action}": {
-            "post": {
-                "summary": f"{action.capitalize()} a {kind[:-1]}: its jobs wait, neither running "
-                "nor failing, until resumed (operator)",
-                "parameters": [
-                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "responses": {
-                    "200": _json({"type": "array", "items": {"type": "object"}}),
-                    **_errors(403, 404),
-                },
-            }
-        }
-        for kind in ("queues", "tasks")
-        for action in ("pause", "resume")
-    },
-    "/api/batches/{batch_id}": {
-        "get": {
-            "summary": "A batch: total, done, failed, progress",
-            "parameters": [BATCH_ID],
-            "responses": {"200": _json({"type": "object"}), **_errors(404)},
-        }
-    },
-    "/api/batches/{batch_id}/cancel": {
-        "post": {
-            "summary": "Cancel the batch's pending and running jobs (operator)",
-            "parameters": [BATCH_ID],
-            "responses": {"200": _json({"type": "object"}), **_errors(403, 404)},
-        }
-    },
-    "/api/batches/{batch_id}/retry-failed": {
-        "post": {
-            "summary": "Retry the batch's failed jobs together (operator)",
-            "parameters": [BATCH_ID],
-            "responses": {"202": _json({"type": "object"}, "Accepted"), **_errors(403, 404)},
-        }
-    },
-    "/api/schedules": {
-        "get": {
-            "summary": "Schedules",
-            "responses": {"200": _json({"type": "array", "items": SCHEDULE}), **_errors()},
-        },
-        "post": {
-            "summary": "Create a schedule (operator): name, command, parameters, cron or preset, "
-            "timezone, active, without_overlapping",
-            "requestBody": {"content": {"application/json": {"schema": SCHEDULE_INPUT}}},
-            "responses": {"201": _json(SCHEDULE, "Created"), **_errors(400, 403, 409, 422)},
-        },
-    },
-    "/api/schedules/{schedule_id}": {
-        "get": {
-            "summary": "One schedule",
-            "parameters": [SCHEDULE_ID],
-            "responses": {"200": _json(SCHEDULE), **_errors(404)},
-        },
-        "patch": {
-            "summary": "Change a schedule (operator)",
-            "parameters": [SCHEDULE_ID],
-            "requestBody": {"content": {"application/json": {"schema": SCHEDULE_INPUT}}},
-            "responses": {"200": _json(SCHEDULE), **_errors(400, 403, 404, 409, 422)},
-        },
-        "delete": {
-            "summary": "Delete a schedule and its history (admin)",
-            "parameters": [SCHEDULE_ID],
-            "responses": {"204": {"description": "Deleted"}, **_errors(403, 404)},
-        },
-    },
-    "/api/schedules/{schedule_id}/run": {
-        "post": {
-            "summary": "Run it now, whatever its timing (operator)",
-            "parameters": [SCHEDULE_ID],
-            "responses": {"202": _json(SCHEDULE_RUN, "Accepted"), **_errors(403, 404)},
-        }
-    },
-    "/api/schedules/{schedule_id}/runs": {
-        "get": {
-            "summary": "Its runs, newest first",
-            "parameters": [
-                SCHEDULE_ID,
-                _query("limit", "integer", minimum=1, maximum=500, default=50),
-                _query("cursor", "integer", minimum=1),
-            ],
-            "responses": {"200": _json({"type": "array", "items": SCHEDULE_RUN}), **_errors(404)},
-        }
-    },
-    "/api/imports": {
-        "post": {
-            "summary": "Upload a CSV or XLSX file to import (operator); 413 past IMPORT_MAX_BYTES",
-            "requestBody": {
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file", "importer"],
-                            "properties": {
-                                "file": {"type": "string", "format": "binary"},
-                                "importer": {"type": "string", "enum": ["series", "integrations"]},
-                                "dry_run": {"type": "boolean"},
-                            },
-                        }
-                    }
-                }
-            },
-            "responses": {"202": _json(IMPORT, "Accepted"), **_errors(403, 413, 422)},
-        }
-    },
-    "/api/imports/{import_id}": {
-        "get": {
-            "summary": "An import's status and counts (owner or admin)",
-            "parameters": [IMPORT_ID],
-            "responses": {"200": _json(IMPORT), **_errors(404)},
-        }
-    },
-    "/api/imports/{import_id}/failed-rows": {
-        "get": {
-            "summary": "Refused rows {row_number, data, errors}; format=csv: original columns "
-            "plus an error column",
-            "parameters": [IMPORT_ID, _query("format", enum=["json", "csv"])],
-            "responses": {
-                "200": _json({"type": "array", "items": {"type": "object"}}),
-                **_errors(400, 404),
-            },
-        }
-    },
-    "/api/exports": {
-        "post": {
-            "summary": "Start an export (operator)",
-            "requestBody": {
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["dataset", "format"],
-                            "properties": {
-                                "dataset": {
-                                    "type": "string",
-                                    "enum": ["job_logs", "series", "episodes", "schedule_runs"],
-                                },
-                                "format": {"type": "string", "enum": ["csv", "jsonl", "xlsx"]},
-                                "filters": {
-                                    "type": "object",
-                                    "properties": {
-                                        "status": {"type": "string"},
-                                        "since": {"type": "string", "format": "date"},
-                                        "until": {"type": "string", "format": "date"},
-                                        "search": {"type": "string"},
-                                    },
-                                },
-                            },
-                        }
-                    }
-                }
-            },
-            "responses": {"202": _json(EXPORT, "Accepted"), **_errors(400, 403, 422)},
-        }
-    },
-    "/api/exports/status": {
-        "get": {
-            "summary": "The caller's exports (an admin's: all)",
-            "responses": {"200": _json({"type": "array", "items": EXPORT}), **_errors()},
-        }
-    },
-    "/api/exports/{export_id}/status": {
-        "get": {
-            "summary": "One export (owner or admin; others 404)",
-            "parameters": [EXPORT_ID],
-            "responses": {"200": _json(EXPORT), **_errors(404)},
-        }
-    },
-    "/api/exports/{export_id}/download": {
-        "get": {
-            "summary": "The export's file (owner or admin); 409 until it is ready",
-            "parameters": [EXPORT_ID],
-            "responses": {"200": {"description": "The file"}, **_errors(404, 409)},
-        }
-    },
-    "/api/alerts": {
-        "get": {
-            "summary": "Open alerts",
-            "responses": {
-                "200": _json({"type": "array", "items": {"type": "object"}}),
-                **_errors(),
-            },
-        }
-    },
-    "/api/consumers": {
-        "get": {
-            "summary": "Consumers that are alive (heartbeat within 30 s)",
-            "responses": {
-                "200": _json({"type": "array", "items": {"type": "object"}}),
-                **_errors(),
-            },
-        }
-    },
-    "/api/queues": {
-        "get": {
-            "summary": "Waiting jobs per queue, running and failed counts",
-            "responses": {"200": _json({"$ref": "#/components/schemas/Queues"}), **_errors()},
-        }
-    },
-}
+    described["responses"] = _responses(op, schemas)
+    return described
 
 
 def description() -> dict[str, Any]:
-    """The whole OpenAPI document."""
+    """The whole OpenAPI document, built from every registered API route."""
+    schemas = _Schemas()
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        path = bp.url_prefix + PATH_VALUE.sub(r"{\2}", op.rule)
+        paths.setdefault(path, {})[op.method] = _operation(op, schemas)
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Jobdeck API",
             "version": "1",
-            "description": "Job logs, queues, schedules, imports and exports. Errors are "
-            '{"error": {"code", "message"}}. Authenticate with the browser session or '
-            "Authorization: Bearer <token> (flask users token EMAIL).",
+            "description": "Job logs, queues, schedules, imports and exports. Every error is "
+            '`{"error": {"code", "message", "field"?}}`: 400 for a malformed request (wrong '
+            "type, unparsable, out of range), 422 for a well-formed one that breaks a rule, "
+            "with the field at fault. Authenticate with the browser session or "
+            "`Authorization: Bearer <token>` (`flask users token EMAIL`).",
         },
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": dict(sorted(schemas.components.items())),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": paths,
     }
 
 
-@bp.get("/openapi.json")
+@api_route("/openapi.json", ["GET"], responses={200: dict[str, Any]}, public=True)
 def openapi():
+    """This description (OpenAPI 3.1)"""
     return jsonify(description())
+
+
+@api_route(
+    "/docs",
+    ["GET"],
+    responses={200: None},
+    media={200: {"text/html": {"schema": {"type": "string"}}}},
+    public=True,
+)
+def docs():
+    """A browsable page of this description"""
+    return Response(render_template("api/docs.html"), mimetype="text/html")

@@ -1,91 +1,90 @@
 """Schedules over the API."""
 
-from flask import abort, jsonify, request
 from flask_login import current_user
 
 from tasks.schedules import dispatch_run
-from webapp.api.blueprint import bp
-from webapp.api.params import int_arg
-from webapp.auth import role_required
-from webapp.errors import error_response
+from webapp.api.routing import api_route
+from webapp.api.schemas import RunsQuery, Schedule, ScheduleInput, ScheduleRun
 from webapp.extensions import db
 from webapp.models.users import Role
 from webapp.services import schedules as service
 
 
-def _schedule(schedule_id: int):
-    try:
-        return service.get_schedule(schedule_id)
-    except service.ScheduleError as exc:
-        abort(404, str(exc))
+def _changes(body: ScheduleInput) -> dict:
+    """Only the fields the client sent, as the service expects them."""
+    return body.model_dump(exclude_unset=True)
 
 
-def _body() -> dict:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        abort(400, "send a JSON object")
-    return data
-
-
-def _invalid(exc: service.ScheduleError):
-    status = 409 if exc.code == "conflict" else 422
-    message = f"{exc.field}: {exc}" if exc.field else str(exc)
-    return error_response(status, message, "conflict" if status == 409 else "invalid")
-
-
-@bp.get("/schedules")
+@api_route("/schedules", ["GET"], responses={200: list[Schedule]})
 def list_schedules():
-    return jsonify([service.to_dict(s) for s in service.list_schedules()])
+    """Schedules, by name"""
+    return [service.to_dict(s) for s in service.list_schedules()]
 
 
-@bp.post("/schedules")
-@role_required(Role.OPERATOR)
-def create_schedule():
-    try:
-        schedule = service.create_schedule(_body(), current_user.id)
-    except service.ScheduleError as exc:
-        db.session.rollback()
-        return _invalid(exc)
-    return jsonify(service.to_dict(schedule)), 201
+@api_route(
+    "/schedules",
+    ["POST"],
+    role=Role.OPERATOR,
+    body=ScheduleInput,
+    responses={201: Schedule},
+    errors=[409],
+)
+def create_schedule(body: ScheduleInput):
+    """Create a schedule (operator)
+
+    Name, command, parameters, cron or preset, timezone, queue, active, without_overlapping.
+    """
+    schedule = service.create_schedule(_changes(body), current_user.id)
+    return service.to_dict(schedule), 201
 
 
-@bp.get("/schedules/<int:schedule_id>")
+@api_route("/schedules/<int:schedule_id>", ["GET"], responses={200: Schedule})
 def get_schedule(schedule_id: int):
-    return jsonify(service.to_dict(_schedule(schedule_id)))
+    """One schedule"""
+    return service.to_dict(service.get_schedule(schedule_id))
 
 
-@bp.patch("/schedules/<int:schedule_id>")
-@role_required(Role.OPERATOR)
-def update_schedule(schedule_id: int):
-    schedule = _schedule(schedule_id)
-    try:
-        service.update_schedule(schedule, _body())
-    except service.ScheduleError as exc:
-        db.session.rollback()
-        return _invalid(exc)
-    return jsonify(service.to_dict(schedule))
+@api_route(
+    "/schedules/<int:schedule_id>",
+    ["PATCH"],
+    role=Role.OPERATOR,
+    body=ScheduleInput,
+    responses={200: Schedule},
+    errors=[409],
+)
+def update_schedule(schedule_id: int, body: ScheduleInput):
+    """Change a schedule (operator): only the fields sent change"""
+    schedule = service.get_schedule(schedule_id)
+    service.update_schedule(schedule, _changes(body))
+    return service.to_dict(schedule)
 
 
-@bp.delete("/schedules/<int:schedule_id>")
-@role_required(Role.ADMIN)
+@api_route("/schedules/<int:schedule_id>", ["DELETE"], role=Role.ADMIN, responses={204: None})
 def delete_schedule(schedule_id: int):
-    db.session.delete(_schedule(schedule_id))
+    """Delete a schedule and its history (admin)"""
+    db.session.delete(service.get_schedule(schedule_id))
     db.session.commit()
-    return "", 204
+    return None, 204
 
 
-@bp.post("/schedules/<int:schedule_id>/run")
-@role_required(Role.OPERATOR)
+@api_route(
+    "/schedules/<int:schedule_id>/run", ["POST"], role=Role.OPERATOR, responses={202: ScheduleRun}
+)
 def run_schedule_now(schedule_id: int):
-    run = service.manual_run(_schedule(schedule_id))
+    """Run it now, whatever its timing (operator)"""
+    run = service.manual_run(service.get_schedule(schedule_id))
     dispatch_run(run, user_id=current_user.id)
     db.session.refresh(run)
-    return jsonify(run.to_dict()), 202
+    return run.to_dict(), 202
 
 
-@bp.get("/schedules/<int:schedule_id>/runs")
-def schedule_runs(schedule_id: int):
-    _schedule(schedule_id)
-    limit = int_arg("limit", default=50, minimum=1)
-    runs = service.runs_of(schedule_id, min(limit, 500), int_arg("cursor", minimum=1))
-    return jsonify([run.to_dict() for run in runs])
+@api_route(
+    "/schedules/<int:schedule_id>/runs",
+    ["GET"],
+    query=RunsQuery,
+    responses={200: list[ScheduleRun]},
+)
+def schedule_runs(schedule_id: int, query: RunsQuery):
+    """Its runs, newest first"""
+    service.get_schedule(schedule_id)
+    return [run.to_dict() for run in service.runs_of(schedule_id, query.limit, query.cursor)]

@@ -2,21 +2,29 @@
 
 from pathlib import Path
 
-from flask import Response, abort, jsonify, request, send_file
+from flask import Response, request, send_file
 from flask_login import current_user
 
 from tasks.transfers import run_export, run_import
-from webapp.api.blueprint import bp
-from webapp.auth import role_required
-from webapp.errors import error_response
+from webapp.api.routing import api_route
+from webapp.api.schemas import (
+    Export,
+    ExportInput,
+    FailedRow,
+    FailedRowsQuery,
+    Import,
+    ImportForm,
+)
+from webapp.exceptions import Conflict
+from webapp.extensions import db
 from webapp.models.users import Role
 from webapp.services import exports, imports
 from webapp.services.files import FileRefused
-from webapp.values import parse_bool
 
 
 def start_import_from_request(dry_run: bool):
-    """Shared by the API and the page: store the upload and dispatch its job."""
+    """Shared by the API and the page: store the upload, dispatch its job, and return the
+    import with the id of that job."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise FileRefused("send the file as multipart form field `file`")
@@ -27,37 +35,56 @@ def start_import_from_request(dry_run: bool):
         current_user.id,
         dry_run,
     )
-    run_import.dispatch(record.id, user_id=current_user.id, source=("import", record.id))
-    return imports.get_import(record.id)
+    job_id = run_import.dispatch(record.id, user_id=current_user.id, source=("import", record.id))
+    return _with_job(imports.get_import(record.id), job_id)
 
 
-@bp.post("/imports")
-@role_required(Role.OPERATOR)
-def create_import():
-    dry_run = parse_bool(request.form.get("dry_run"), "dry_run")
-    try:
-        record = start_import_from_request(dry_run)
-    except (FileRefused, imports.ImportRequestError) as exc:
-        return error_response(422, str(exc), "invalid")
-    return jsonify(record.to_dict()), 202
+def _with_job(record, job_id: int):
+    """The job's own task records its id when it starts; a queued one has not started yet."""
+    db.session.refresh(record)
+    if record.job_log_id is None:
+        record.job_log_id = job_id
+        db.session.commit()
+    return record
+
+
+@api_route(
+    "/imports",
+    ["POST"],
+    role=Role.OPERATOR,
+    form=ImportForm,
+    responses={202: Import},
+    errors=[413],
+)
+def create_import(form: ImportForm):
+    """Upload a CSV or XLSX file to import (operator); 413 past IMPORT_MAX_BYTES"""
+    return start_import_from_request(form.dry_run).to_dict(), 202
 
 
 def _import(import_id: int):
-    try:
-        return imports.get_import(import_id, current_user.id, current_user.is_admin)
-    except imports.ImportRequestError as exc:
-        abort(404, str(exc))
+    return imports.get_import(import_id, current_user.id, current_user.is_admin)
 
 
-@bp.get("/imports/<int:import_id>")
+@api_route("/imports/<int:import_id>", ["GET"], responses={200: Import})
 def get_import(import_id: int):
-    return jsonify(_import(import_id).to_dict())
+    """An import's status and counts (owner or admin)"""
+    return _import(import_id).to_dict()
 
 
-@bp.get("/imports/<int:import_id>/failed-rows")
-def import_failed_rows(import_id: int):
+@api_route(
+    "/imports/<int:import_id>/failed-rows",
+    ["GET"],
+    query=FailedRowsQuery,
+    responses={200: list[FailedRow]},
+    media={200: {"text/csv": {"schema": {"type": "string"}}}},
+)
+def import_failed_rows(import_id: int, query: FailedRowsQuery):
+    """Refused rows {row_number, data, errors}
+
+    With format=csv: the original columns plus an error column.
+    """
     record = _import(import_id)
-    if request.args.get("format") == "csv":
+    if query.format == "csv":
         return Response(
             imports.failed_rows_csv(record),
             mimetype="text/csv",
@@ -65,53 +92,72 @@ def import_failed_rows(import_id: int):
                 "Content-Disposition": f'attachment; filename="import-{record.id}-failed.csv"'
             },
         )
-    if request.args.get("format") not in (None, "", "json"):
-        abort(400, "format must be json or csv")
-    return jsonify([row.to_dict() for row in imports.failed_rows(record.id, limit=100_000)])
+    return [row.to_dict() for row in imports.failed_rows(record.id, limit=100_000)]
 
 
-@bp.post("/exports")
-@role_required(Role.OPERATOR)
-def create_export():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, 'send a JSON object: {"dataset", "format", "filters"}')
-    try:
-        export = exports.start_export(
-            str(body.get("dataset")), str(body.get("format")), body.get("filters"), current_user.id
-        )
-    except exports.ExportError as exc:
-        return error_response(422, str(exc), "invalid")
-    run_export.dispatch(export.id, user_id=current_user.id, source=("export", export.id))
-    return jsonify(_export(export.id).to_dict()), 202
+@api_route(
+    "/exports",
+    ["POST"],
+    role=Role.OPERATOR,
+    body=ExportInput,
+    responses={202: Export},
+)
+def create_export(body: ExportInput):
+    """Start an export (operator)"""
+    filters = body.filters.model_dump(exclude_none=True) if body.filters else None
+    export = exports.start_export(body.dataset, body.format, filters, current_user.id)
+    job_id = run_export.dispatch(export.id, user_id=current_user.id, source=("export", export.id))
+    return _with_job(_export(export.id), job_id).to_dict(), 202
 
 
 def _export(export_id: int):
-    try:
-        return exports.get_export(export_id, current_user.id, current_user.is_admin)
-    except exports.ExportError as exc:
-        abort(404, str(exc))
+    return exports.get_export(export_id, current_user.id, current_user.is_admin)
 
 
-@bp.get("/exports/status")
+@api_route("/exports/status", ["GET"], responses={200: list[Export]})
 def exports_status():
-    return jsonify(
-        [e.to_dict() for e in exports.exports_of(current_user.id, current_user.is_admin)]
-    )
+    """The caller's exports (an admin's: all)"""
+    return [e.to_dict() for e in exports.exports_of(current_user.id, current_user.is_admin)]
 
 
-@bp.get("/exports/<int:export_id>/status")
+@api_route("/exports/<int:export_id>/status", ["GET"], responses={200: Export})
 def export_status(export_id: int):
-    return jsonify(_export(export_id).to_dict())
+    """One export (owner or admin; others 404)"""
+    return _export(export_id).to_dict()
+
+
+# The media type of each export format, as sent and as described.
+EXPORT_TYPES = {
+    "csv": "text/csv",
+    "jsonl": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 def send_export(export):
-    """The export's file, or 409 while it is not ready (or after it expired)."""
+    """The export's file; Conflict while it is not ready (or after it expired)."""
     if export.status != "completed" or not export.path or not Path(export.path).exists():
-        return error_response(409, f"export {export.id} is {export.status}; no file to download")
-    return send_file(export.path, as_attachment=True, download_name=Path(export.path).name)
+        raise Conflict(f"export {export.id} is {export.status}; no file to download")
+    return send_file(
+        export.path,
+        mimetype=EXPORT_TYPES.get(export.format, "application/octet-stream"),
+        as_attachment=True,
+        download_name=Path(export.path).name,
+    )
 
 
-@bp.get("/exports/<int:export_id>/download")
+@api_route(
+    "/exports/<int:export_id>/download",
+    ["GET"],
+    responses={200: None},
+    media={
+        200: {
+            media_type: {"schema": {"type": "string", "format": "binary"}}
+            for media_type in EXPORT_TYPES.values()
+        }
+    },
+    errors=[409],
+)
 def download_export(export_id: int):
+    """The export's file (owner or admin); 409 until it is ready"""
     return send_export(_export(export_id))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 
 from jobkit import Call, huey, task_named
 from jobkit.recorder import recorder
+from webapp.boundary import days_ago
 from webapp.exceptions import BadRequest, Conflict, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
@@ -327,7 +328,7 @@ def prune_jobs(
     """Delete finished job logs older than ``days`` days, in chunks; returns how many."""
     if days < 0:
         raise JobQueryError("days must be zero or more")
-    cutoff = utcnow() - timedelta(days=days)
+    cutoff = days_ago(days, utcnow())
     deleted = 0
     while True:
         ids = list(
