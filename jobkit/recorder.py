@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
+from jobkit.redaction import redact_job_values
 from jobkit.store import write_changes
 from jobkit.writer import WriterGone, WriterProcess, can_write_for
 from webapp.models.base import utcnow
@@ -178,10 +179,11 @@ class JobRecorder:
             self._detached.add(job_id)
 
     def change(self, engine: Engine | None, job_id: int, values: Mapping[str, Any]) -> None:
-        """Record new column values for one job; later values win over earlier ones. A
-        consumer's recorder knows its engine (``engine`` may then be None)."""
+        """Record new column values for one job, secrets redacted; later values win over
+        earlier ones. A consumer's recorder knows its engine (``engine`` may then be None)."""
         if job_id in self._detached:
             return
+        values = redact_job_values(values)  # secrets never reach the database, index or export
         if self._thread is None:
             write_changes(engine or self._engine, {job_id: dict(values)})
             return
@@ -227,7 +229,8 @@ def pending_row(
     max_attempts: int,
     **fields: Any,
 ) -> dict[str, Any]:
-    """A new job-log row in the ``pending`` state, ready for ``insert_jobs``."""
+    """A new job-log row in the ``pending`` state, ready for ``insert_jobs``; its arguments
+    and payload with their secrets redacted."""
     row = {
         "task": task,
         "queue": queue,
@@ -246,4 +249,4 @@ def pending_row(
         "unique_key": None,
     }
     row.update(fields)
-    return row
+    return redact_job_values(row)

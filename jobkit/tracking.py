@@ -43,6 +43,7 @@ from jobkit.pauses import is_paused
 from jobkit.policy import RetryPolicy
 from jobkit.queue import QUEUE_PRIORITIES, enqueue_many, huey
 from jobkit.recorder import pending_row, recorder
+from jobkit.redaction import REDACTED
 from jobkit.tags import clean_tags
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
@@ -93,6 +94,7 @@ class TrackedTask:
         unique_key: Callable[..., Any] | None = None,
         rerun_if_lost: bool = False,
         tags: Iterable[str] = (),
+        secret_args: Sequence[str] = (),
     ) -> None:
         if queue not in QUEUE_PRIORITIES:
             raise ValueError(f"unknown queue {queue!r}; use one of {', '.join(QUEUE_PRIORITIES)}")
@@ -106,6 +108,7 @@ class TrackedTask:
         self.rerun_if_lost = rerun_if_lost
         self.tags = clean_tags(tags)
         self.signature = inspect.signature(func)
+        self.secret_args = frozenset(secret_args)
         clash = set(self.signature.parameters) & set(DISPATCH_OPTIONS)
         if clash:
             raise ValueError(f"{self.name}: parameter names reserved by dispatch: {clash}")
@@ -127,7 +130,10 @@ class TrackedTask:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{self.name}: {exc}") from None
-        return dict(bound.arguments)
+        return {
+            name: REDACTED if name in self.secret_args else value
+            for name, value in bound.arguments.items()
+        }
 
     def key_for(self, call: Call) -> str | None:
         return None if self.unique_key is None else str(self.unique_key(*call.args, **call.kwargs))
@@ -230,6 +236,8 @@ class TrackedTask:
     def _row(self, call: Call, queue: str, max_attempts: int, user_id, batch_id) -> dict:
         payload = self.payload_for(call.args, call.kwargs)
         arguments = {"args": list(call.args), "kwargs": call.kwargs}
+        if self.secret_args:
+            arguments = self._without_secrets(call)
         try:
             json.dumps(arguments)
         except TypeError as exc:
@@ -248,6 +256,16 @@ class TrackedTask:
             source_id=source_id,
             unique_key=self.key_for(call),
         )
+
+    def _without_secrets(self, call: Call) -> dict[str, Any]:
+        """The call's arguments as a job log keeps them: ``secret_args`` never stored."""
+        names = list(self.signature.parameters)
+        args = [
+            REDACTED if i < len(names) and names[i] in self.secret_args else value
+            for i, value in enumerate(call.args)
+        ]
+        kwargs = {k: REDACTED if k in self.secret_args else v for k, v in call.kwargs.items()}
+        return {"args": args, "kwargs": kwargs}
 
     def _active_jobs_by_key(self, keys: list[str | None]) -> dict[str, int]:
         wanted = {key for key in keys if key is not None}
@@ -403,6 +421,7 @@ def tracked_task(
     unique_key: Callable[..., Any] | None = None,
     rerun_if_lost: bool = False,
     tags: Iterable[str] = (),
+    secret_args: Sequence[str] = (),
 ) -> Callable[[Callable[..., Any]], TrackedTask]:
     """Make a function a tracked Huey task on ``queue`` (high, default or low).
 
@@ -413,12 +432,23 @@ def tracked_task(
     for good. ``unique_key(*args, **kwargs)`` allows one pending or running job per key.
     ``rerun_if_lost``: a job whose consumer died is queued again instead of failed.
     ``tags`` label every job of the task (``dispatch(..., tags=[...])`` adds more).
+    ``secret_args``: parameters whose values the job log never keeps (shown ``[redacted]``; a
+    retry from the log cannot repeat them, so such a task is best given a record's id).
     """
     policy = RetryPolicy(retries, retry_delays, backoff)
 
     def decorator(func: Callable[..., Any]) -> TrackedTask:
         return TrackedTask(
-            func, queue, policy, name, timeout, on_failure, unique_key, rerun_if_lost, tags
+            func,
+            queue,
+            policy,
+            name,
+            timeout,
+            on_failure,
+            unique_key,
+            rerun_if_lost,
+            tags,
+            secret_args=secret_args,
         )
 
     return decorator

@@ -38,8 +38,12 @@ def process_integration_data(integration_id: int) -> str:
 def dispatch_due(service_name: str | None = None, force: bool = False) -> list[int]:
     """Trigger the due integrations and dispatch one processing job for each."""
     ids = service.trigger_due(service_name, force)
-    calls = [Call((i,), source=("integration", i)) for i in ids]
-    return process_integration_data.dispatch_many(calls)
+    job_ids = []
+    # each job belongs to the integration's owner, who alone (and admins) may read it
+    for owner, owned_ids in service.owners_of(ids).items():
+        calls = [Call((i,), source=("integration", i)) for i in owned_ids]
+        job_ids += process_integration_data.dispatch_many(calls, user_id=owner)
+    return job_ids
 
 
 @tracked_task(queue="high", tags=("system",))

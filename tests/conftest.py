@@ -66,6 +66,7 @@ def make_app(database: str, tmp_path, monkeypatch, **overrides) -> Flask:
         "DATA_DIR": str(tmp_path / "files"),
         "RETRY_DELAYS": [0, 0],
         "JOB_LOG_FLUSH_SECONDS": 0,
+        "OUTBOUND_ALLOW_PRIVATE": True,  # the fakes listen on 127.0.0.1
         **overrides,
     }
     app = create_app(config)

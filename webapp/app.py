@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 import tasks  # noqa: F401  (every task module registers its tasks with Huey)
-from jobkit import bind_factory, configure_queue
+from jobkit import bind_factory, configure_queue, redaction
 from webapp import (
     api,
     audit,
@@ -21,6 +21,7 @@ from webapp import (
     models,  # noqa: F401  (registers the tables)
     observability,
     schedules,
+    security,
     series,
     templating,
     transfers,
@@ -70,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if not (test_config and "MAX_CONTENT_LENGTH" in test_config):
         app.config["MAX_CONTENT_LENGTH"] = app.config["IMPORT_MAX_BYTES"] + 64 * 1024
 
+    redaction.configure(app.config["REDACT_KEYS"])
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     login_manager.init_app(app)
@@ -77,6 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure_queue(app.config["QUEUE_URL"], immediate=app.config["HUEY_IMMEDIATE"])
     init_boundary(app)
     errors.init_app(app)
+    security.init_app(app)
     templating.init_app(app)
     init_areas(app, AREAS)
     return app

@@ -19,6 +19,10 @@ def _secret_key(instance_path: Path) -> str:
     return key_file.read_text().strip()
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def parse_retry_delays(value: str) -> list[int]:
     """Parse ``RETRY_DELAYS`` ("60,300,600") into whole seconds; raise ValueError when malformed."""
     delays = [int(part) for part in value.split(",") if part.strip()]
@@ -53,6 +57,19 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "IMPORT_MAX_BYTES": int(env("IMPORT_MAX_BYTES") or 20 * 1024 * 1024),
         # Export files are deleted this many days after they were made.
         "EXPORT_EXPIRY_DAYS": int(env("EXPORT_EXPIRY_DAYS") or 7),
+        # Key names added to the built-in list whose values are never stored (see redaction).
+        "REDACT_KEYS": [k.strip() for k in (env("REDACT_KEYS") or "").split(",") if k.strip()],
+        # Encrypts integration secrets at rest; empty: a key derived from SECRET_KEY.
+        "ENCRYPTION_KEY": env("ENCRYPTION_KEY") or "",
+        # 1: integrations, webhooks and TVmaze may reach loopback and private addresses.
+        "OUTBOUND_ALLOW_PRIVATE": _flag(env("OUTBOUND_ALLOW_PRIVATE")),
+        "OUTBOUND_MAX_BYTES": int(env("OUTBOUND_MAX_BYTES") or 5 * 1024 * 1024),
+        "OUTBOUND_TIMEOUT_SECONDS": float(env("OUTBOUND_TIMEOUT_SECONDS") or 15),
+        # 1: the app is behind a reverse proxy whose X-Forwarded-* headers are to be believed.
+        "TRUST_PROXY_HEADERS": _flag(env("TRUST_PROXY_HEADERS")),
+        # Failed sign-ins allowed per account and per address in the window, then 429.
+        "LOGIN_MAX_FAILURES": int(env("LOGIN_MAX_FAILURES") or 5),
+        "LOGIN_WINDOW_SECONDS": int(env("LOGIN_WINDOW_SECONDS") or 15 * 60),
         "HUEY_IMMEDIATE": False,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "WTF_CSRF_TIME_LIMIT": None,

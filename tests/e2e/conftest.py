@@ -28,7 +28,9 @@ BACKENDS = [
 class Consumer:
     """A `flask queue work` subprocess with the test's settings."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, workers: int) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, workers: int, verbose: bool = False
+    ) -> None:
         self.log_path = log_path
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -42,6 +44,7 @@ class Consumer:
                 "work",
                 "--workers",
                 str(workers),
+                *(["--verbose"] if verbose else []),
             ],
             cwd=ROOT,
             env=env,
@@ -79,12 +82,14 @@ def e2e(request, tmp_path, monkeypatch) -> Iterator[dict]:
         "JOBDECK_INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": "test",
         "RETRY_DELAYS": "1,1",
+        "OUTBOUND_ALLOW_PRIVATE": "1",  # the fakes listen on 127.0.0.1
     }
     consumers: list[Consumer] = []
 
-    def start(workers: int = 2) -> Consumer:
+    def start(workers: int = 2, verbose: bool = False) -> Consumer:
         env["TVMAZE_URL"] = os.environ.get("TVMAZE_URL", "http://127.0.0.1:9")
-        consumer = Consumer(env, tmp_path / f"consumer-{len(consumers)}.log", workers)
+        log = tmp_path / f"consumer-{len(consumers)}.log"
+        consumer = Consumer(env, log, workers, verbose)
         consumers.append(consumer)
         return consumer
 

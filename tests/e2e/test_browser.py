@@ -56,6 +56,13 @@ def page(site):
         )
         page = browser.new_page(base_url=site, viewport={"width": 1280, "height": 900})
         page.set_default_timeout(20_000)
+        # the Content-Security-Policy is on: nothing it refuses, no script error
+        errors: list[str] = []
+        page.on(
+            "console",
+            lambda m: "Content Security Policy" in m.text and errors.append(m.text),
+        )
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto("/login")
         page.fill("input[name=email]", "op@example.com")
         page.fill("input[name=password]", PASSWORD)
@@ -63,6 +70,7 @@ def page(site):
         page.wait_for_url(f"{site}/")
         yield page
         browser.close()
+    assert errors == [], errors
 
 
 def screenshot(page, name: str) -> None:

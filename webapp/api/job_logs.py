@@ -15,6 +15,7 @@ from webapp.api.schemas import (
 from webapp.models.users import Role
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
+from webapp.services.ownership import viewer_of
 
 
 @api_route("/job-logs", ["GET"], query=JobLogQuery, responses={200: JobLogPage})
@@ -31,6 +32,7 @@ def list_job_logs(query: JobLogQuery):
         q=query.q,
         since=query.since,
         until=query.until,
+        viewer=viewer_of(current_user),
     )
     items, next_cursor = job_service.list_jobs(
         filters, query.limit, query.cursor, oldest_first=query.order == "oldest"
@@ -41,13 +43,13 @@ def list_job_logs(query: JobLogQuery):
 @api_route("/job-logs/stats", ["GET"], responses={200: JobStats})
 def job_log_stats():
     """Counts by status, queue and task; failures in the last hour"""
-    return job_service.job_stats()
+    return job_service.job_stats(viewer_of(current_user))
 
 
 @api_route("/job-logs/<int:job_id>", ["GET"], responses={200: JobLog})
 def get_job_log(job_id: int):
     """One job log"""
-    return job_service.get_job(job_id).to_dict()
+    return job_service.get_job(job_id, viewer_of(current_user)).to_dict()
 
 
 @api_route(
@@ -59,6 +61,7 @@ def get_job_log(job_id: int):
 )
 def cancel_job_log(job_id: int):
     """Cancel a pending job, or ask a running one to stop (operator)"""
+    job_service.get_job(job_id, viewer_of(current_user))  # another user's job is not found
     return job_service.cancel_job(job_id).to_dict()
 
 
@@ -71,6 +74,7 @@ def cancel_job_log(job_id: int):
 )
 def retry_job_log(job_id: int):
     """Retry a failed or cancelled job as a new job (operator)"""
+    job_service.get_job(job_id, viewer_of(current_user))  # another user's job is not found
     new_id = job_service.retry_job(job_id, current_user.id)
     return job_service.get_job(new_id).to_dict(), 202
 
@@ -90,4 +94,4 @@ def cleanup_job_logs(query: CleanupQuery):
 @api_route("/queues", ["GET"], responses={200: QueueCounts})
 def queues():
     """Waiting jobs per queue, running and failed counts"""
-    return job_service.queue_counts()
+    return job_service.queue_counts(viewer_of(current_user))

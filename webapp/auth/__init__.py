@@ -15,6 +15,7 @@ from webapp.auth.routes import bp
 from webapp.errors import error_response, wants_json
 from webapp.extensions import db, login_manager
 from webapp.models.users import Role, User
+from webapp.services import throttle
 from webapp.services.users import user_for_token
 
 
@@ -33,7 +34,17 @@ def init_app(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        return user_for_token(header.removeprefix("Bearer ").strip())
+        keys = throttle.token_keys(req.remote_addr)
+        throttle.check(keys)
+        user = user_for_token(header.removeprefix("Bearer ").strip())
+        if user is None:
+            throttle.record_failure(keys)
+        return user
+
+    @app.errorhandler(throttle.Throttled)
+    def throttled(exc: throttle.Throttled):
+        body, status = error_response(429, str(exc), exc.code)
+        return body, status, {"Retry-After": str(exc.retry_after)}
 
     @login_manager.unauthorized_handler
     def unauthorized():

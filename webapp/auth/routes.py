@@ -5,6 +5,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.auth.forms import AccountForm, ActionForm, LoginForm
 from webapp.extensions import db
+from webapp.services import throttle
 from webapp.services.users import authenticate
 from webapp.templating import viewer_zone
 
@@ -31,10 +32,19 @@ def login():
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
     if form.validate_on_submit():
+        keys = throttle.login_keys(form.email.data, request.remote_addr)
+        try:
+            throttle.check(keys)
+        except throttle.Throttled as exc:
+            flash(str(exc), "error")
+            page = render_template("auth/login.html", form=form)
+            return page, 429, {"Retry-After": str(exc.retry_after)}
         user = authenticate(form.email.data, form.password.data)
         if user is not None:
+            throttle.forget(keys[:1])
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        throttle.record_failure(keys)
         flash("Wrong e-mail or password.", "error")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), 400 if form.errors else 200

@@ -12,6 +12,7 @@ from webapp.models.jobs import QUEUES
 from webapp.models.users import Role
 from webapp.services import alerts, consumers, metrics
 from webapp.services.jobs import JobFilters, list_jobs, queue_counts
+from webapp.services.ownership import viewer_of
 from webapp.templating import render_page
 
 bp = Blueprint("dashboard", __name__, url_prefix="/")
@@ -20,9 +21,10 @@ bp = Blueprint("dashboard", __name__, url_prefix="/")
 def dashboard_context() -> dict:
     """One context for the page and its live part; every read is an index range or the
     rolled-up stats, so a refresh costs the same at a million job logs as at ten."""
-    recent, _ = list_jobs(JobFilters(), limit=10)
+    viewer = viewer_of(current_user)
+    recent, _ = list_jobs(JobFilters(viewer=viewer), limit=10)
     paused = {(p.kind, p.name) for p in pauses.paused()}
-    queues = queue_counts()
+    queues = queue_counts(viewer)
     return {
         **metrics.dashboard(),
         "queues": queues,

@@ -3,12 +3,15 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from tasks.integrations import process_integration_data
+from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.integrations.forms import IntegrationForm
 from webapp.models.integrations import Integration
+from webapp.models.users import Role
 from webapp.services import integrations as service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing
+from webapp.services.ownership import viewer_of
 from webapp.templating import render_page
 
 bp = Blueprint("integrations", __name__, url_prefix="/integrations")
@@ -56,7 +59,7 @@ def index():
 
 
 @bp.route("", methods=["POST"])
-@login_required
+@role_required(Role.OPERATOR)
 def create():
     form = IntegrationForm()
     if form.validate_on_submit():
@@ -79,7 +82,7 @@ def create():
 
 def detail_context(integration_id: int) -> dict:
     integration = _own(integration_id)
-    jobs = jobs_for_record("integration", integration.id, 20)
+    jobs = jobs_for_record("integration", integration.id, 20, viewer_of(current_user))
     return {
         "integration": integration,
         "jobs": jobs,
@@ -105,7 +108,7 @@ def _checked_form() -> None:
 
 
 @bp.route("/<int:integration_id>/fetch", methods=["POST"])
-@login_required
+@role_required(Role.OPERATOR)
 def fetch(integration_id: int):
     integration = _own(integration_id)
     _checked_form()
@@ -121,7 +124,7 @@ def fetch(integration_id: int):
 
 
 @bp.route("/<int:integration_id>/toggle", methods=["POST"])
-@login_required
+@role_required(Role.OPERATOR)
 def toggle(integration_id: int):
     integration = _own(integration_id)
     _checked_form()
@@ -131,7 +134,7 @@ def toggle(integration_id: int):
 
 
 @bp.route("/<int:integration_id>/delete", methods=["POST"])
-@login_required
+@role_required(Role.OPERATOR)
 def delete(integration_id: int):
     integration = _own(integration_id)
     _checked_form()

@@ -10,6 +10,7 @@ from webapp.models.users import Role
 from webapp.services import batches
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
+from webapp.services.ownership import viewer_of
 from webapp.templating import render_page
 
 
@@ -28,7 +29,9 @@ def batch_list():
 
 def batch_context(batch_id: int) -> dict:
     progress = batches.progress(batch_id)
-    jobs, _ = job_service.list_jobs(JobFilters(batch_id=batch_id), limit=20)
+    jobs, _ = job_service.list_jobs(
+        JobFilters(batch_id=batch_id, viewer=viewer_of(current_user)), limit=20
+    )
     return {"b": progress, "jobs": jobs, "form": ActionForm()}
 
 

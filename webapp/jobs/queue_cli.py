@@ -5,7 +5,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from jobkit import bind_app, huey, pauses
+from jobkit import bind_app, huey, pauses, redaction
 from jobkit.recorder import recorder
 from tasks.upkeep import Upkeep
 from webapp.cli.output import echo_json, echo_table, json_option
@@ -53,6 +53,7 @@ def work(workers: int, max_delay: float, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("huey").addFilter(_traceback_in_the_job_log)
+    redaction.redact_logs()
     app = current_app._get_current_object()
     if app.config["JOB_LOG_WRITER"] not in ("process", "thread"):
         raise click.UsageError(
@@ -75,7 +76,8 @@ def work(workers: int, max_delay: float, verbose: bool) -> None:
     )
     upkeep = Upkeep(app, workers)
     upkeep.start()
-    click.echo(f"Consuming {app.config['QUEUE_URL']} with {workers} worker(s); Ctrl-C stops.")
+    queue_url = redaction.redact_text(app.config["QUEUE_URL"])
+    click.echo(f"Consuming {queue_url} with {workers} worker(s); Ctrl-C stops.")
     try:
         consumer.run()
     finally:

@@ -14,6 +14,7 @@ from webapp.models.users import Role
 from webapp.services import audit
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobError, JobFilters
+from webapp.services.ownership import viewer_of, visible_job_ids
 from webapp.templating import render_page
 
 bp = Blueprint("jobs", __name__, url_prefix="/")
@@ -46,6 +47,7 @@ def _filters_of(form: JobFilterForm) -> JobFilters:
         q=(form.q.data or "").strip() or None,
         since=form.since.data,
         until=form.until.data,
+        viewer=viewer_of(current_user),
     )
 
 
@@ -95,7 +97,7 @@ def bulk():
         abort(400, "the form expired; reload the page and try again")
     _, filters = job_filters(request.form)
     query = {**filters.as_query(), **({"order": "oldest"} if request.form.get("order") else {})}
-    ids = _selected_ids()
+    ids = visible_job_ids(_selected_ids(), viewer_of(current_user))
     action = request.form.get("action")
     if action not in ("retry", "cancel"):
         abort(400, "action must be retry or cancel")
@@ -120,7 +122,7 @@ INTERVENTIONS = ("job.retry", "jobs.retry", "failed.retry_all", "job.cancel", "j
 
 
 def job_context(job_id: int) -> dict:
-    job = job_service.get_job(job_id)
+    job = job_service.get_job(job_id, viewer_of(current_user))
     retried_by = job_service.retried_by(job.id)
     return {
         "job": job,
@@ -141,6 +143,7 @@ def show(job_id: int):
 def _act(job_id: int, action) -> object:
     """The action's result, or None with the reason flashed when the job is not in a state
     that allows it (the job page says why); a job that does not exist is a 404."""
+    job_service.get_job(job_id, viewer_of(current_user))  # another user's job is not found
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
     try:
@@ -186,6 +189,7 @@ def _failed_filters_of(form: FailedFilterForm) -> job_service.FailedFilters:
         error=(form.error.data or "").strip() or None,
         since=form.since.data,
         until=form.until.data,
+        viewer=viewer_of(current_user),
     )
 
 
@@ -243,7 +247,11 @@ def retry_failed():
         abort(400, "the form expired; reload the page and try again")
     filters = failed_filters(request.form)
     retry_all = request.form.get("all") == "1"
-    ids = job_service.failed_job_ids(filters) if retry_all else _selected_ids()
+    ids = (
+        job_service.failed_job_ids(filters)
+        if retry_all
+        else visible_job_ids(_selected_ids(), viewer_of(current_user))
+    )
     if not ids:
         flash("No failed jobs were selected.", "info")
     else:

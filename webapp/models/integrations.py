@@ -19,7 +19,10 @@ class Integration(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     service: Mapped[str] = mapped_column(String(50))
     name: Mapped[str] = mapped_column(String(100))
+    # As shown: secrets only as their last 4 characters. The settings as entered, secrets and
+    # all, are kept encrypted (vault) when they hold any.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    encrypted_settings: Mapped[str | None] = mapped_column(Text)
     update_frequency_minutes: Mapped[int] = mapped_column(default=60)
     active: Mapped[bool] = mapped_column(default=True)
     last_triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -14,6 +14,7 @@ from webapp.services import audit, commands, timing
 from webapp.services import schedules as service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing
+from webapp.services.ownership import viewer_of
 from webapp.templating import render_fragment, render_page
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")
@@ -162,7 +163,7 @@ SCHEDULE_EDITS = ("schedule.create", "schedule.update", "schedule.toggle")
 def detail_context(schedule_id: int) -> dict:
     schedule = service.get_schedule(schedule_id)
     runs = service.runs_of(schedule.id, 50)
-    jobs = jobs_for_record("schedule", schedule.id, 10)
+    jobs = jobs_for_record("schedule", schedule.id, 10, viewer_of(current_user))
     return {
         "schedule": schedule,
         "runs": runs,

@@ -12,6 +12,7 @@ from webapp.series.forms import AddSeriesForm
 from webapp.services import series as series_service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing
+from webapp.services.ownership import viewer_of
 from webapp.services.series import SeriesError
 from webapp.templating import render_page
 
@@ -82,7 +83,7 @@ def series_context(series_id: int) -> dict:
             .order_by(Episode.season, Episode.number)
         )
     )
-    jobs = jobs_for_record("series", series.id, 20)
+    jobs = jobs_for_record("series", series.id, 20, viewer_of(current_user))
     return {
         "series": series,
         "episodes": episodes,
@@ -105,7 +106,7 @@ def episode_context(series_id: int, episode_id: int) -> dict:
     episode = db.session.get(Episode, episode_id)
     if episode is None or episode.series_id != series_id:
         abort(404, f"series {series_id} has no episode {episode_id}")
-    jobs = jobs_for_record("episode", episode.id, 20)
+    jobs = jobs_for_record("episode", episode.id, 20, viewer_of(current_user))
     return {"episode": episode, "jobs": jobs, "any_active": any(j.is_active for j in jobs)}
 
 

@@ -14,6 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import Alert, JobLog, JobStatus
+from webapp.services import outbound
+from webapp.services.outbound import OutboundError
 from webapp.services.schedules import overdue_for_success
 
 log = logging.getLogger(__name__)
@@ -59,12 +61,14 @@ def notify(alert: Alert, state: str) -> None:
     if not url:
         return
     try:
-        httpx.post(url, json=body, timeout=10).raise_for_status()
+        response = outbound.request("POST", url, json=body)
+        if response.status_code >= 400:
+            raise OutboundError(f"it answered {response.status_code}")
         if alert.id is not None:
             alert.notified = True
             db.session.commit()
-    except httpx.HTTPError as exc:
-        log.error("could not POST the alert to %s: %s", url, exc)
+    except (httpx.HTTPError, OutboundError) as exc:
+        log.error("could not POST the alert to %s: %s", outbound.display_url(url), exc)
 
 
 def check_failure_rate() -> None:

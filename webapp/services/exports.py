@@ -26,7 +26,13 @@ from webapp.models.transfers import Export
 from webapp.models.users import User
 from webapp.services import audit
 from webapp.services.files import neutralise
-from webapp.services.ownership import owned, owned_list
+from webapp.services.ownership import (
+    Viewer,
+    owned,
+    owned_list,
+    viewer_for_user_id,
+    visible_jobs,
+)
 
 FORMATS = ("csv", "jsonl", "xlsx")
 BATCH = 2000
@@ -190,9 +196,12 @@ def clean_request(dataset: str, fmt: str, filters: dict[str, Any] | None) -> dic
     return {k: str(v) for k, v in filters.items() if v not in (None, "")}
 
 
-def query_for(dataset: Dataset, filters: dict[str, str]) -> Select:
+def query_for(dataset: Dataset, filters: dict[str, str], viewer: Viewer | None = None) -> Select:
+    """The dataset's rows as ``filters`` choose them; job logs only those ``viewer`` may see."""
     model = dataset.model
     stmt = select(*(getattr(model, c) for c in dataset.columns))
+    if model is JobLog:
+        stmt = stmt.where(visible_jobs(viewer))
     if filters.get("status") and dataset.status_column:
         stmt = stmt.where(getattr(model, dataset.status_column) == filters["status"])
     since, until = _date(filters.get("since"), "since"), _date(filters.get("until"), "until")
@@ -269,7 +278,7 @@ def write_export(export_id: int, report: Callable[..., None] | None = None) -> E
     """Write the export to a temporary file in constant memory, then rename it into place."""
     export = db.session.get(Export, export_id)
     dataset = DATASETS[export.dataset]
-    stmt = query_for(dataset, export.filters)
+    stmt = query_for(dataset, export.filters, viewer_for_user_id(export.user_id))
     export.status = "running"
     export.total_rows = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     db.session.commit()

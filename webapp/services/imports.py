@@ -184,6 +184,8 @@ class IntegrationsImporter(Importer):
         return values, {}
 
     def save(self, values: dict, user_id: int | None, dry_run: bool) -> str:
+        from webapp.services.integrations import store_settings
+
         if user_id is None:
             raise ValueError("integrations are imported for a user")
         existing = db.session.scalar(
@@ -194,7 +196,7 @@ class IntegrationsImporter(Importer):
         if not dry_run:
             integration = existing or Integration(user_id=user_id, name=values["name"])
             integration.service = values["service"]
-            integration.settings = values["settings"]
+            store_settings(integration, values["settings"])
             integration.update_frequency_minutes = values["update_frequency_minutes"]
             db.session.add(integration)
             db.session.flush()

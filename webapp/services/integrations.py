@@ -18,12 +18,13 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import and_, or_, select, update
 
+from jobkit.redaction import redact_text
 from webapp.exceptions import Invalid, NotFound
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
-from webapp.services import audit
+from webapp.services import audit, outbound, vault
 from webapp.services.tvmaze import TVmazeError, UpstreamUnavailable, tvmaze
 
 MIN_FREQUENCY_MINUTES = 1
@@ -53,9 +54,12 @@ class IntegrationPlugin:
         """Validated settings; IntegrationError with a message per problem."""
         raise NotImplementedError
 
-    def fetch(self, integration: Integration, checkpoint: Callable[[], None]) -> dict[str, Any]:
-        """The current snapshot; UpstreamUnavailable when worth retrying, IntegrationError (or
-        TVmazeError) when not. ``checkpoint()`` between requests lets the job stop there."""
+    def fetch(
+        self, integration: Integration, settings: dict[str, Any], checkpoint: Callable[[], None]
+    ) -> dict[str, Any]:
+        """The current snapshot, with the settings as entered (secrets decrypted);
+        UpstreamUnavailable when worth retrying, IntegrationError (or TVmazeError) when not.
+        ``checkpoint()`` between requests lets the job stop there."""
         raise NotImplementedError
 
 
@@ -72,8 +76,10 @@ class TVmazeUpcomingEpisodes(IntegrationPlugin):
             raise IntegrationError("tvmaze_id: a positive whole number is required")
         return {"tvmaze_id": int(raw)}
 
-    def fetch(self, integration: Integration, checkpoint: Callable[[], None]) -> dict[str, Any]:
-        show_id = integration.settings["tvmaze_id"]
+    def fetch(
+        self, integration: Integration, settings: dict[str, Any], checkpoint: Callable[[], None]
+    ) -> dict[str, Any]:
+        show_id = settings["tvmaze_id"]
         client = tvmaze()
         show = client.show(show_id)
         checkpoint()
@@ -105,22 +111,26 @@ class JsonUrlPoller(IntegrationPlugin):
             raise IntegrationError("url: an http:// or https:// address is required")
         return {"url": url}
 
-    def fetch(self, integration: Integration, checkpoint: Callable[[], None]) -> dict[str, Any]:
-        url = integration.settings["url"]
+    def fetch(
+        self, integration: Integration, settings: dict[str, Any], checkpoint: Callable[[], None]
+    ) -> dict[str, Any]:
+        url = settings["url"]
+        # Errors name the URL without its query: that is where keys travel.
+        shown = outbound.display_url(url)
         try:
-            response = httpx.get(
-                url, timeout=httpx.Timeout(15.0, connect=5.0), follow_redirects=True
-            )
+            response = outbound.request("GET", url)
+        except outbound.OutboundError as exc:
+            raise IntegrationError(str(exc)) from exc
         except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"{url} cannot be reached ({exc})") from exc
+            raise UpstreamUnavailable(f"{shown} cannot be reached ({type(exc).__name__})") from exc
         if response.status_code >= 500 or response.status_code in TRANSIENT_STATUSES:
-            raise UpstreamUnavailable(f"{url} answered {response.status_code}")
+            raise UpstreamUnavailable(f"{shown} answered {response.status_code}")
         if response.status_code >= 400:
-            raise IntegrationError(f"{url} answered {response.status_code}")
+            raise IntegrationError(f"{shown} answered {response.status_code}")
         try:
             return {"body": response.json()}
         except ValueError as exc:
-            raise IntegrationError(f"{url} did not answer with JSON") from exc
+            raise IntegrationError(f"{shown} did not answer with JSON") from exc
 
 
 PLUGINS: dict[str, IntegrationPlugin] = {
@@ -150,9 +160,9 @@ def create_integration(
         user_id=user_id,
         service=service,
         name=name.strip() or plugin.label,
-        settings=plugin.clean_settings(settings),
         update_frequency_minutes=frequency_minutes,
     )
+    store_settings(integration, plugin.clean_settings(settings))
     db.session.add(integration)
     db.session.flush()
     # Never the settings: they may hold the integration's secrets.
@@ -189,6 +199,24 @@ def delete_integration(integration: Integration) -> None:
     db.session.commit()
 
 
+def store_settings(integration: Integration, settings: dict[str, Any]) -> None:
+    """Keep cleaned settings: in the clear as shown, encrypted as entered if they hold secrets."""
+    integration.settings = vault.shown(settings)
+    integration.encrypted_settings = (
+        vault.encrypt(settings) if integration.settings != settings else None
+    )
+
+
+def working_settings(integration: Integration) -> dict[str, Any]:
+    """The settings as entered, secrets decrypted: only for the job that uses them."""
+    if integration.encrypted_settings is None:
+        return dict(integration.settings)
+    try:
+        return vault.decrypt(integration.encrypted_settings)
+    except vault.VaultError as exc:
+        raise IntegrationError(str(exc)) from exc
+
+
 def integration_for(integration_id: int, user_id: int | None = None) -> Integration:
     """The integration, only if ``user_id`` owns it (None: anyone's, for commands and tasks)."""
     integration = db.session.get(Integration, integration_id)
@@ -204,6 +232,19 @@ def integrations_of(user_id: int | None = None, service: str | None = None) -> l
     if service:
         stmt = stmt.where(Integration.service == service)
     return list(db.session.scalars(stmt))
+
+
+def owners_of(integration_ids: list[int]) -> dict[int, list[int]]:
+    """The integrations' ids by their owners' ids."""
+    by_owner: dict[int, list[int]] = {}
+    rows = db.session.execute(
+        select(Integration.user_id, Integration.id)
+        .where(Integration.id.in_(integration_ids))
+        .order_by(Integration.id)
+    )
+    for owner, integration_id in rows:
+        by_owner.setdefault(owner, []).append(integration_id)
+    return by_owner
 
 
 # -- the update cycle -----------------------------------------------------------------------
@@ -304,9 +345,10 @@ def process(integration_id: int, checkpoint: Callable[[], None] = lambda: None) 
     otherwise."""
     integration = integration_for(integration_id)
     plugin = plugin_for(integration.service)
-    plugin.clean_settings(integration.settings or {})
+    settings = working_settings(integration)
+    plugin.clean_settings(settings)
     try:
-        snapshot = plugin.fetch(integration, checkpoint)
+        snapshot = plugin.fetch(integration, settings, checkpoint)
     except UpstreamUnavailable:
         raise
     except TVmazeError as exc:
@@ -339,7 +381,7 @@ def _end_trigger(integration_id: int, error: str, triggered_before: datetime | N
     if triggered_before is not None:
         stmt = stmt.where(Integration.last_triggered_at < triggered_before)
     db.session.execute(
-        stmt.values(last_triggered_at=None, last_error=error, last_error_at=utcnow())
+        stmt.values(last_triggered_at=None, last_error=redact_text(error), last_error_at=utcnow())
     )
 
 

@@ -31,6 +31,7 @@ from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, DeletedRetry, JobLog, JobStatus, JobTag
 from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services import audit
+from webapp.services.ownership import Viewer, visible_jobs
 
 
 class JobError(Conflict):
@@ -61,6 +62,8 @@ class JobFilters:
     since: datetime | None = None  # created at or after
     until: datetime | None = None  # created before
     tag: str | None = None
+    # Who is looking: only the jobs they may see (None: every job, for commands and tasks).
+    viewer: Viewer | None = None
 
     def validate(self) -> None:
         """Raise JobQueryError for a status or queue that cannot exist."""
@@ -76,14 +79,16 @@ class JobFilters:
         return {
             key: value.strftime("%Y-%m-%dT%H:%M:%S") if isinstance(value, datetime) else value
             for key, value in asdict(self).items()
-            if value not in (None, "")
+            if value not in (None, "") and key != "viewer"
         }
 
     def apply(self, stmt: Select) -> Select:
         for name, value in asdict(self).items():
             if value in (None, ""):
                 continue
-            if name == "q":
+            if name == "viewer":
+                stmt = stmt.where(visible_jobs(self.viewer))
+            elif name == "q":
                 stmt = stmt.where(search_clause(value))
             elif name == "since":
                 stmt = stmt.where(JobLog.created_at >= value)
@@ -128,20 +133,25 @@ def list_jobs(
     return rows[:limit], next_cursor
 
 
-def get_job(job_id: int) -> JobLog:
-    """The job log ``job_id``; JobNotFound when there is none."""
+def get_job(job_id: int, viewer: Viewer | None = None) -> JobLog:
+    """The job log ``job_id``; JobNotFound when there is none or ``viewer`` may not see it."""
     job = db.session.get(JobLog, job_id)
+    if job is not None and viewer is not None:
+        job = db.session.scalar(select(JobLog).where(JobLog.id == job_id, visible_jobs(viewer)))
     if job is None:
         raise JobNotFound(f"job #{job_id} was deleted or never existed")
     return job
 
 
-def jobs_for_record(source_type: str, source_id: int, limit: int = 20) -> list[JobLog]:
+def jobs_for_record(
+    source_type: str, source_id: int, limit: int = 20, viewer: Viewer | None = None
+) -> list[JobLog]:
     """The newest jobs that worked for one record (its page's "jobs for this record")."""
     return list(
         db.session.scalars(
             select(JobLog)
             .where(JobLog.source_type == source_type, JobLog.source_id == source_id)
+            .where(visible_jobs(viewer))
             .order_by(JobLog.id.desc())
             .limit(limit)
         )
@@ -175,6 +185,7 @@ class FailedFilters:
     error: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    viewer: Viewer | None = None  # only the jobs this user may see
 
     def as_query(self) -> dict[str, str]:
         values = {
@@ -197,6 +208,8 @@ def failed_jobs_query(filters: FailedFilters | None = None) -> Select:
         .where(~exists().where(DeletedRetry.retry_of == JobLog.id))
     )
     f = filters or FailedFilters()
+    if f.viewer is not None:
+        stmt = stmt.where(visible_jobs(f.viewer))
     if f.task:
         stmt = stmt.where(JobLog.task == f.task)
     if f.queue:
@@ -332,7 +345,9 @@ def _retry(
             else:
                 arguments = job.arguments or {}
                 source = (job.source_type, job.source_id) if job.source_type else None
-                key = (job.task, job.queue, job.batch_id, user_id or job.user_id)
+                # the new job belongs to whoever owned the old one, so it stays where it was seen
+                owner = job.user_id if job.user_id is not None else user_id
+                key = (job.task, job.queue, job.batch_id, owner)
                 groups.setdefault(key, []).append(
                     Call(
                         tuple(arguments.get("args", [])),
@@ -378,21 +393,23 @@ def prune_jobs(
             on_progress(deleted)
 
 
-def queue_counts() -> dict[str, int]:
-    """Waiting jobs per queue, running jobs, and failed jobs not yet retried."""
+def queue_counts(viewer: Viewer | None = None) -> dict[str, int]:
+    """Waiting jobs per queue, running jobs, and failed jobs not yet retried (of the jobs
+    ``viewer`` may see)."""
     counts = {queue: 0 for queue in QUEUES}
+    visible = visible_jobs(viewer)
     rows = db.session.execute(
         select(JobLog.queue, func.count())
-        .where(JobLog.status == JobStatus.PENDING.value)
+        .where(JobLog.status == JobStatus.PENDING.value, visible)
         .group_by(JobLog.queue)
     )
     for queue, count in rows:
         counts[queue] = count
     counts["running"] = db.session.scalar(
-        select(func.count()).where(JobLog.status == JobStatus.RUNNING.value)
+        select(func.count()).where(JobLog.status == JobStatus.RUNNING.value, visible)
     )
     counts["failed"] = db.session.scalar(
-        select(func.count()).select_from(failed_jobs_query().subquery())
+        select(func.count()).select_from(failed_jobs_query(FailedFilters(viewer=viewer)).subquery())
     )
     return counts
 
@@ -404,16 +421,20 @@ def duration_seconds():
     return func.extract("epoch", JobLog.finished_at - JobLog.started_at)
 
 
-def job_stats() -> dict[str, Any]:
-    """Counts by status, by queue and by task, failures in the last hour and mean durations."""
+def job_stats(viewer: Viewer | None = None) -> dict[str, Any]:
+    """Counts by status, by queue and by task, failures in the last hour and mean durations,
+    of the jobs ``viewer`` may see."""
+    visible = visible_jobs(viewer)
     by_status = {status.value: 0 for status in JobStatus}
     for status, count in db.session.execute(
-        select(JobLog.status, func.count()).group_by(JobLog.status)
+        select(JobLog.status, func.count()).where(visible).group_by(JobLog.status)
     ):
         by_status[status] = count
     by_queue: dict[str, dict[str, int]] = {q: {s.value: 0 for s in JobStatus} for q in QUEUES}
     for queue, status, count in db.session.execute(
-        select(JobLog.queue, JobLog.status, func.count()).group_by(JobLog.queue, JobLog.status)
+        select(JobLog.queue, JobLog.status, func.count())
+        .where(visible)
+        .group_by(JobLog.queue, JobLog.status)
     ):
         by_queue.setdefault(queue, {s.value: 0 for s in JobStatus})[status] = count
     duration = duration_seconds()
@@ -436,6 +457,7 @@ def job_stats() -> dict[str, Any]:
                 ),
                 func.avg(duration).filter(done).label("avg_duration"),
             )
+            .where(visible)
             .group_by(JobLog.task)
             .order_by(JobLog.task)
         )
@@ -443,10 +465,10 @@ def job_stats() -> dict[str, Any]:
     hour_ago = utcnow() - timedelta(hours=1)
     failed_last_hour = db.session.scalar(
         select(func.count()).where(
-            JobLog.status == JobStatus.FAILED.value, JobLog.finished_at >= hour_ago
+            JobLog.status == JobStatus.FAILED.value, JobLog.finished_at >= hour_ago, visible
         )
     )
-    avg_duration = db.session.scalar(select(func.avg(duration)).where(done))
+    avg_duration = db.session.scalar(select(func.avg(duration)).where(done, visible))
     return {
         "by_status": by_status,
         "by_queue": by_queue,

@@ -11,6 +11,7 @@ import httpx
 from flask import current_app
 
 from webapp.extensions import db
+from webapp.services import outbound
 from webapp.services.rate_limit import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,9 @@ class UpstreamUnavailable(TVmazeError):
 class TVmazeClient:
     def __init__(self, base_url: str, bucket: TokenBucket) -> None:
         self.bucket = bucket
-        self.http = httpx.Client(
+        self.http = outbound.client(
             base_url=base_url.rstrip("/"),
-            timeout=httpx.Timeout(15.0, connect=5.0),
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
             headers={"User-Agent": "Jobdeck (+https://github.com/jobdeck)"},
-            follow_redirects=True,
         )
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -49,7 +47,9 @@ class TVmazeClient:
         for _ in range(4):
             self.bucket.acquire()
             try:
-                response = self.http.get(path, params=params)
+                response = outbound.send(self.http, "GET", path, params=params)
+            except outbound.OutboundError as exc:
+                raise TVmazeError(f"TVmaze at {path}: {exc}") from exc
             except httpx.TimeoutException as exc:
                 raise UpstreamUnavailable(f"TVmaze timed out on {path}") from exc
             except httpx.TransportError as exc:
@@ -91,7 +91,7 @@ class TVmazeClient:
         return {int(k): int(v) for k, v in self.get("/updates/shows", {"since": since}).items()}
 
 
-def _retry_after(response: httpx.Response) -> float:
+def _retry_after(response: outbound.Response) -> float:
     try:
         return min(max(float(response.headers.get("Retry-After", "10")), 0.0), MAX_RETRY_AFTER)
     except ValueError:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import cache
 
 from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.exceptions import Conflict, Invalid, NotFound
 from webapp.extensions import db
@@ -134,11 +136,21 @@ def reset_password(user: User, password: str) -> User:
 
 
 def authenticate(email: str, password: str) -> User | None:
-    """The active user with this e-mail and password, or None."""
+    """The active user with this e-mail and password, or None; an unknown e-mail takes as
+    long to refuse as a known one, so the clock does not tell which e-mails exist."""
     user = user_by_email(email)
-    if user is None or not user.active or not user.check_password(password):
+    if user is None:
+        check_password_hash(_dummy_password_hash(), password)
+        return None
+    if not user.check_password(password) or not user.active:
         return None
     return user
+
+
+@cache
+def _dummy_password_hash() -> str:
+    """A hash made the way real ones are, for unknown e-mails to be checked against."""
+    return generate_password_hash(secrets.token_urlsafe(16))
 
 
 def ensure_first_admin(password: str | None) -> str | None:

@@ -10,7 +10,7 @@ from webapp.services import exports, imports
 from webapp.services.files import FileRefused
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing
-from webapp.services.ownership import owned_query
+from webapp.services.ownership import owned_query, viewer_of
 from webapp.templating import render_page
 from webapp.transfers.forms import ExportForm, ImportForm
 
@@ -76,7 +76,7 @@ def import_context(import_id: int) -> dict:
         "record": record,
         "failed": failed,
         "next_after": failed[-1].row_number if len(failed) == 50 else None,
-        "jobs": jobs_for_record("import", record.id, 5),
+        "jobs": jobs_for_record("import", record.id, 5, viewer_of(current_user)),
     }
 
 
