@@ -145,6 +145,10 @@ def _request_error(exc: ValidationError, where: str) -> ServiceError:
         reason = "is required"
     elif problem["type"] == "extra_forbidden":
         reason = "is not a field of this request"
+    elif problem["type"] == "string_pattern_mismatch" and "\\u0000" in str(
+        (problem.get("ctx") or {}).get("pattern", "")
+    ):
+        reason = "must not contain a NUL character"
     # The error handler puts the field in front: "limit: Input should be a valid integer".
     if where == "query" or MALFORMED.search(problem["type"]):
         return BadRequest(reason, field=name)
