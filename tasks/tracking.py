@@ -40,7 +40,7 @@ from tasks.context import (
 )
 from tasks.policy import RetryPolicy
 from tasks.queue import QUEUE_PRIORITIES, enqueue_many, huey
-from webapp.extensions import db
+from webapp.extensions import database_error_message, db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
 from webapp.services.pauses import is_paused
@@ -354,13 +354,18 @@ class TrackedTask:
     def _record_failure(
         self, huey_task: Any, job_id: int, attempt: int, max_attempts: int, exc: Exception
     ) -> None:
-        error = f"{type(exc).__name__}: {exc}"
+        # a database error's text carries its SQL and parameters: people see what it means
+        meaning = database_error_message(exc)
+        error = f"{type(exc).__name__}: {meaning or exc}"
+        trace = traceback.format_exc()
+        if meaning:
+            trace = trace.replace(str(exc), meaning)
         now = utcnow()
         history = recorder.attempt_errors(db.engine, job_id)
         history.append({"attempt": attempt, "error": error, "at": isoformat(now)})
         values: dict[str, Any] = {
             "error": error,
-            "traceback": traceback.format_exc(),
+            "traceback": trace,
             "attempt_errors": history,
         }
         if huey_task.retries > 0:

@@ -2,7 +2,7 @@
 
 from huey import crontab
 
-from tasks.context import PermanentError, app_context, current_job
+from tasks.context import JobCancelled, PermanentError, app_context, current_job
 from tasks.queue import huey
 from tasks.tracking import CONSUMER_ID, tracked_task
 from webapp.extensions import db
@@ -10,9 +10,12 @@ from webapp.models.transfers import Export, Import
 from webapp.services import exports, imports, locks
 from webapp.services.files import FileRefused
 
+CANCELLED = "Cancelled; retry the job to continue from where it stopped."
 
-@tracked_task(queue="default")
+
+@tracked_task(queue="default", rerun_if_lost=True)
 def run_import(import_id: int) -> str:
+    """Run an import; safe to re-run, as a run continues after the rows already stored."""
     job = current_job()
     job.link("import", import_id)
     record = db.session.get(Import, import_id)
@@ -22,6 +25,9 @@ def run_import(import_id: int) -> str:
         record = imports.run_import(import_id, report=job.report)
     except FileRefused as exc:
         raise PermanentError(str(exc)) from exc
+    except JobCancelled:
+        imports.end_import(import_id, "cancelled", CANCELLED)
+        raise
     kind = "Dry run" if record.dry_run else "Import"
     return (
         f"{kind}: {record.total_rows} rows, {record.created_rows} created, "
@@ -29,14 +35,19 @@ def run_import(import_id: int) -> str:
     )
 
 
-@tracked_task(queue="low")
+@tracked_task(queue="low", rerun_if_lost=True)
 def run_export(export_id: int) -> str:
+    """Write an export; safe to re-run, as a run writes its file anew."""
     job = current_job()
     job.link("export", export_id)
     export = db.session.get(Export, export_id)
     export.job_log_id = job.id
     db.session.commit()
-    export = exports.write_export(export_id, report=job.report)
+    try:
+        export = exports.write_export(export_id, report=job.report)
+    except JobCancelled:
+        exports.end_export(export_id, "cancelled", "Cancelled.")
+        raise
     return f"Exported {export.rows} {export.dataset} rows as {export.format}."
 
 

@@ -16,7 +16,7 @@ from tasks.queue import huey
 from tasks.tracking import CONSUMER_ID, Call, task_named
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog, JobStatus
-from webapp.services import alerts, batches, consumers, locks, metrics
+from webapp.services import alerts, batches, consumers, following, locks, metrics
 from webapp.services.recorder import recorder
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ def run_upkeep() -> None:
         if outcome["requeued"] or outcome["failed"]:
             log.warning("lost jobs: %s", outcome)
         finish_batches()
+        following.settle_records_of_ended_jobs()
         metrics.roll_up()
         alerts.check_failure_rate()
         alerts.check_schedules()

@@ -336,5 +336,28 @@ def test_a_row_the_database_refuses_is_refused_alone(client, bearer):
     body = upload(client, "name,tvmaze_id,tvdb_id\nX,1,999\nE,5,\n", headers=headers).get_json()
     assert (body["created_rows"], body["updated_rows"], body["failed_rows"]) == (1, 0, 1)
     [refused] = client.get(f"/api/imports/{body['id']}/failed-rows", headers=headers).get_json()
-    assert refused["row_number"] == 2 and refused["errors"]["row"][0].startswith("IntegrityError")
+    [message] = refused["errors"]["row"]
+    assert refused["row_number"] == 2 and message.startswith("the database refused the record")
+    assert "tvdb_id" in message and "SQL" not in message
     assert series_count() == 3
+
+
+def test_an_import_whose_job_was_cancelled_before_it_ran_is_cancelled_too(queued):
+    from tasks.upkeep import run_upkeep
+    from webapp.models.jobs import JobLog
+    from webapp.services.users import create_user, issue_token
+
+    client = queued.test_client()
+    token = issue_token(create_user("op@example.com", "pw-pw-pw-pw", "operator"))
+    headers = {"Authorization": f"Bearer {token}"}
+    body = upload(client, GOOD, headers=headers).get_json()
+    assert body["status"] == "pending"  # its job waits in the queue
+    [job_id] = db.session.scalars(
+        select(JobLog.id).where(JobLog.source_type == "import", JobLog.source_id == body["id"])
+    )
+    assert client.post(f"/api/job-logs/{job_id}/cancel", headers=headers).status_code == 200
+    run_upkeep()
+    after = client.get(f"/api/imports/{body['id']}", headers=headers).get_json()
+    assert after["status"] == "cancelled" and after["finished_at"]
+    page = client.get(f"/imports/{body['id']}", headers=headers).get_data(as_text=True)
+    assert "badge-cancelled" in page and "hx-trigger" not in page  # final: no more polling

@@ -6,8 +6,10 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from webapp.extensions import BUSY_MESSAGE, is_busy
 from webapp.services.jobs import JobError
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(JobError)
     def job_error(exc: JobError):
         return error_response(JOB_ERROR_STATUS.get(exc.code, 409), str(exc), exc.code)
+
+    @app.errorhandler(OperationalError)
+    def database_error(exc: OperationalError):
+        if not is_busy(exc):
+            return unexpected_error(exc)
+        log.warning("database busy on %s %s", request.method, request.path)
+        return error_response(503, BUSY_MESSAGE, "unavailable")
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):

@@ -15,7 +15,7 @@ from flask import current_app
 from openpyxl import Workbook
 from sqlalchemy import Select, func, or_, select, update
 
-from webapp.extensions import db
+from webapp.extensions import database_error_message, db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog
 from webapp.models.schedules import ScheduleRun
@@ -244,7 +244,8 @@ def write_export(export_id: int, report: Callable[..., None] | None = None) -> E
     except Exception as exc:
         temporary.unlink(missing_ok=True)
         db.session.rollback()
-        export.status, export.error, export.finished_at = "failed", str(exc), utcnow()
+        export.status, export.finished_at = "failed", utcnow()
+        export.error = database_error_message(exc) or str(exc)
         db.session.commit()
         raise
     export.status, export.rows, export.path = "completed", written, str(final)
@@ -255,6 +256,14 @@ def write_export(export_id: int, report: Callable[..., None] | None = None) -> E
     )
     db.session.commit()
     return export
+
+
+def end_export(export_id: int, status: str, error: str) -> None:
+    """Mark an export that its job stopped (``cancelled`` or ``failed``) unless it finished."""
+    export = db.session.get(Export, export_id)
+    if export is not None and export.status != "completed":
+        export.status, export.error, export.finished_at = status, error, utcnow()
+        db.session.commit()
 
 
 def _write_csv(path: Path, columns, rows, progress) -> int:

@@ -6,15 +6,16 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, ClassVar
 
 from flask import current_app
 from sqlalchemy import insert, select
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, IntegerField, StringField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
-from webapp.extensions import db
+from webapp.extensions import database_error_message, db, is_busy
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.series import Series
@@ -256,91 +257,141 @@ def get_import(import_id: int, user_id: int | None = None, is_admin: bool = True
 def run_import(import_id: int, report: Callable[..., None] | None = None) -> Import:
     """Validate and save every row in chunks; refused rows are kept with their errors.
 
+    Each chunk is parsed and validated first and then written in one short transaction, with
+    its refused rows and the new counts, so the write lock is never held while a file is read.
+    A run after one that stopped (failed, cancelled, lost) continues after the rows already
+    counted: nothing is stored or counted twice. Whatever stops a run marks the import failed,
+    with a message fit for the person who started it, and lets it through.
+
     A dry run validates and counts what would be created or updated, and writes none of it.
     """
     record = db.session.get(Import, import_id)
+    if record.status == "completed":
+        return record
     imp = importer_for(record.importer)
-    record.status = "running"
+    path, user_id, dry_run = Path(record.path), record.user_id, record.dry_run
+    record.status, record.error, record.finished_at = "running", None, None
     db.session.commit()
     try:
-        header, rows = read_table(Path(record.path))
-        imp.check_header(header)
-    except FileRefused as exc:
-        record.status, record.error, record.finished_at = "failed", str(exc), utcnow()
+        return _run(record, imp, path, user_id, dry_run, report)
+    except Exception as exc:
+        db.session.rollback()
+        record.status, record.finished_at = "failed", utcnow()
+        record.error = _stop_message(exc, record.processed_rows)
         db.session.commit()
         raise
-    # A quick first pass counts the rows, so that progress can be shown as a share of them.
-    _, counting = read_table(Path(record.path))
-    record.total_rows = sum(1 for _ in counting)
-    db.session.commit()
-    counts = {"created": 0, "updated": 0, "failed": 0, "total": 0}
-    failed: list[dict[str, Any]] = []
-    valid: list[tuple[int, dict, dict]] = []
 
-    def refuse(number: int, row: dict, errors: dict) -> None:
-        counts["failed"] += 1
-        failed.append({"import_id": record.id, "row_number": number, "data": row, "errors": errors})
 
-    def save_valid() -> None:
-        for (number, row, _), outcome in zip(
-            valid, _save_rows(imp, [v for _, _, v in valid], record), strict=True
-        ):
-            if isinstance(outcome, dict):
-                refuse(number, row, outcome)
-            else:
-                counts[outcome] += 1
-        valid.clear()
-
+def _run(record: Import, imp: Importer, path: Path, user_id, dry_run: bool, report) -> Import:
+    header, rows = read_table(path)
+    imp.check_header(header)
+    if not record.total_rows:
+        # A quick first pass counts the rows, so that progress can be shown as a share of them.
+        _, counting = read_table(path)
+        record.total_rows = sum(1 for _ in counting)
+        db.session.commit()
+    total_rows, done = record.total_rows, record.processed_rows
+    counts = {
+        "created": record.created_rows,
+        "updated": record.updated_rows,
+        "failed": record.failed_rows,
+        "total": done,
+    }
+    chunk: list[tuple[int, dict, dict | None, dict]] = []  # (number, row, values, errors)
+    seen = 0
     for number, row in rows:
-        counts["total"] += 1
-        values, errors = imp.validate(row, record.user_id)
-        if errors:
-            refuse(number, row, errors)
-        else:
-            valid.append((number, row, values))
-        if counts["total"] % CHUNK_SIZE == 0:
-            save_valid()
-            _save_chunk(record, counts, failed, report)
-    save_valid()
-    _save_chunk(record, counts, failed, report)
+        seen += 1
+        if seen <= done:  # stored by an earlier run
+            continue
+        values, errors = imp.validate(row, user_id)
+        chunk.append((number, row, values, errors))
+        if len(chunk) == CHUNK_SIZE:
+            _save_chunk(record, imp, chunk, counts, user_id, dry_run)
+            _report(report, counts, total_rows)
+    _save_chunk(record, imp, chunk, counts, user_id, dry_run)
+    _report(report, counts, total_rows)
     record.status, record.finished_at = "completed", utcnow()
     db.session.commit()
     return record
 
 
-def _save_rows(imp: Importer, values: list[dict], record: Import) -> list[str | dict]:
-    """Save a chunk at once; if the database refuses it, row by row so that only the rows it
-    refuses are refused (each outcome: "created", "updated" or the errors)."""
-    try:
-        with db.session.begin_nested():
-            return imp.save_many(values, record.user_id, record.dry_run)
-    except Exception:  # noqa: BLE001 - fall back to finding the rows at fault
-        pass
-    outcomes: list[str | dict] = []
-    for value in values:
-        try:
-            with db.session.begin_nested():
-                outcomes.append(imp.save(value, record.user_id, record.dry_run))
-        except Exception as exc:  # a row the database refuses (a duplicate id, …)
-            outcomes.append({"row": [f"{type(exc).__name__}: {str(exc).splitlines()[0]}"]})
-    return outcomes
-
-
-def _save_chunk(record: Import, counts: dict, failed: list, report) -> None:
-    if failed:
-        db.session.execute(insert(FailedImportRow), failed)
-        failed.clear()
+def _save_chunk(record: Import, imp: Importer, chunk: list, counts: dict, user_id, dry_run) -> None:
+    """Write one validated chunk, its refused rows and the counts in one transaction."""
+    valid = [(number, row, values) for number, row, values, errors in chunk if not errors]
+    refused = [
+        {"import_id": record.id, "row_number": number, "data": row, "errors": errors}
+        for number, row, _, errors in chunk
+        if errors
+    ]
+    outcomes = _save_rows(imp, [values for _, _, values in valid], user_id, dry_run)
+    for (number, row, _), outcome in zip(valid, outcomes, strict=True):
+        if isinstance(outcome, dict):
+            refused.append(
+                {"import_id": record.id, "row_number": number, "data": row, "errors": outcome}
+            )
+        else:
+            counts[outcome] += 1
+    if refused:
+        refused.sort(key=lambda r: r["row_number"])
+        db.session.execute(insert(FailedImportRow), refused)
+    counts["failed"] += len(refused)
+    counts["total"] += len(chunk)
     record.processed_rows = counts["total"]
     record.total_rows = max(record.total_rows, counts["total"])
     record.created_rows, record.updated_rows = counts["created"], counts["updated"]
     record.failed_rows = counts["failed"]
     db.session.commit()
+    chunk.clear()
+
+
+def _save_rows(imp: Importer, values: list[dict], user_id, dry_run: bool) -> list[str | dict]:
+    """Save a chunk at once; if the database refuses a row in it, row by row so that only the
+    rows it refuses are refused (each outcome: "created", "updated" or the errors). Any other
+    error (a busy database, a lost connection) is no fault of a row and stops the import."""
+    if not values:
+        return []
+    try:
+        with db.session.begin_nested():
+            return imp.save_many(values, user_id, dry_run)
+    except (IntegrityError, DataError):
+        pass
+    outcomes: list[str | dict] = []
+    for value in values:
+        try:
+            with db.session.begin_nested():
+                outcomes.append(imp.save(value, user_id, dry_run))
+        except (IntegrityError, DataError) as exc:  # a row the database refuses (a duplicate id)
+            outcomes.append({"row": [database_error_message(exc)]})
+    return outcomes
+
+
+def _report(report, counts: dict, total_rows: int) -> None:
     if report:
         report(
-            progress=100 * counts["total"] / max(record.total_rows, 1),
-            message=f"{counts['total']} of {record.total_rows} rows read, "
-            f"{counts['failed']} refused",
+            progress=100 * counts["total"] / max(total_rows, 1),
+            message=f"{counts['total']} of {total_rows} rows read, {counts['failed']} refused",
         )
+
+
+def _stop_message(exc: Exception, stored: int) -> str:
+    """Why an import stopped, for its page: the file's fault, or the database's (no SQL)."""
+    if isinstance(exc, FileRefused):
+        return str(exc)
+    if is_busy(exc):
+        return (
+            f"The database was busy; the rows after row {stored} were not stored. "
+            "Retry the import: it continues from there."
+        )
+    meaning = database_error_message(exc) or f"{type(exc).__name__}: {exc}"
+    return f"The import stopped after {stored} rows ({meaning}). Retry it to continue from there."
+
+
+def end_import(import_id: int, status: str, error: str) -> None:
+    """Mark an import that its job stopped (``cancelled`` or ``failed``) unless it finished."""
+    record = db.session.get(Import, import_id)
+    if record is not None and record.status != "completed":
+        record.status, record.error, record.finished_at = status, error, utcnow()
+        db.session.commit()
 
 
 def failed_rows(import_id: int, limit: int = 100, after_row: int = 0) -> list[FailedImportRow]:
