@@ -50,6 +50,9 @@ from webapp.services.recorder import pending_row, recorder
 DISPATCH_OPTIONS = ("user_id", "source", "batch_id", "queue", "delay", "retry_of")
 PAUSE_RECHECK_SECONDS = 5
 QUEUE_BY_PRIORITY = {priority: queue for queue, priority in QUEUE_PRIORITIES.items()}
+# Runs of a job that Huey's retry count does not know of (runs lost with their worker), passed
+# with a re-queued task so that its attempt number counts them.
+EARLIER_RUNS = "_jobdeck_earlier_runs"
 CONSUMER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 # Read on every run: plain strings cost less than the enum's .value.
@@ -107,7 +110,8 @@ class TrackedTask:
             raise ValueError(f"{self.name}: parameter names reserved by dispatch: {clash}")
 
         def run(*args: Any, task: Any, **kwargs: Any) -> Any:
-            return self._execute(task, args, kwargs)
+            earlier_runs = kwargs.pop(EARLIER_RUNS, 0)
+            return self._execute(task, args, kwargs, earlier_runs)
 
         run.__module__ = func.__module__
         run.__name__ = self.name
@@ -129,9 +133,17 @@ class TrackedTask:
         return None if self.unique_key is None else str(self.unique_key(*call.args, **call.kwargs))
 
     def huey_call(
-        self, job_id: int, call: Call, retries: int, queue: str, eta: datetime | None = None
+        self,
+        job_id: int,
+        call: Call,
+        retries: int,
+        queue: str,
+        eta: datetime | None = None,
+        earlier_runs: int = 0,
     ) -> Any:
-        """The Huey task for one job (its Huey id is the job-log id)."""
+        """The Huey task for one job (its Huey id is the job-log id); ``earlier_runs``: runs
+        lost with their worker, which its attempt number counts."""
+        extra = {EARLIER_RUNS: earlier_runs} if earlier_runs else {}
         return self.huey_task.s(
             *call.args,
             id=str(job_id),
@@ -139,6 +151,7 @@ class TrackedTask:
             priority=QUEUE_PRIORITIES[queue],
             eta=eta,
             **call.kwargs,
+            **extra,
         )
 
     # -- dispatching ----------------------------------------------------------------------------
@@ -279,7 +292,9 @@ class TrackedTask:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _execute(self, huey_task: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+    def _execute(
+        self, huey_task: Any, args: tuple, kwargs: dict[str, Any], earlier_runs: int = 0
+    ) -> Any:
         with task_context():
             # a consumer's recorder buffers the changes and has its engine; only a write-through
             # (immediate mode, a test) needs this one
@@ -290,8 +305,9 @@ class TrackedTask:
             if reason:
                 recorder.change(engine, job_id, {"message": f"Waiting: {reason}."})
                 raise RetryTask(delay=PAUSE_RECHECK_SECONDS)
-            max_attempts = self.policy.max_attempts()
-            attempt = max(1, max_attempts - huey_task.retries)
+            # a lost run took no retry from Huey's count, but it was an attempt all the same
+            max_attempts = self.policy.max_attempts() + earlier_runs
+            attempt = max(1 + earlier_runs, max_attempts - huey_task.retries)
             job = JobContext(
                 job_id,
                 timeout=self.timeout,
@@ -369,7 +385,8 @@ class TrackedTask:
             "attempt_errors": history,
         }
         if huey_task.retries > 0:
-            wait = self.policy.delay_before_retry(attempt)
+            # the n-th retry waits the n-th delay; runs lost with a worker were no retries
+            wait = self.policy.delay_before_retry(self.policy.max_attempts() - huey_task.retries)
             huey_task.retry_delay = wait
             values |= {
                 "status": JobStatus.PENDING.value,

@@ -34,6 +34,10 @@ def requeue_or_fail(job: JobLog, error: str, message: str) -> str:
     """Re-queue a job whose run was lost (if its task is safe to re-run) or fail it."""
     task = task_named(job.task)
     if task is not None and task.rerun_if_lost:
+        # The lost run was an attempt, but not one of its retries: the re-run is the next
+        # attempt, with the retries the lost run had left (one more attempt in all).
+        retries = max(job.max_attempts - job.attempts, 0)
+        lost_runs = max(job.max_attempts - task.policy.max_attempts(), 0) + 1
         claimed = consumers.claim_lost(
             job,
             {
@@ -43,13 +47,13 @@ def requeue_or_fail(job: JobLog, error: str, message: str) -> str:
                 "error": error,
                 "message": f"{message}; queued again.",
                 "attempt_errors": _history(job, error),
+                "max_attempts": job.max_attempts + 1,
             },
         )
         if claimed:
             arguments = job.arguments or {}
             call = Call(tuple(arguments.get("args", [])), arguments.get("kwargs", {}))
-            retries = max(job.max_attempts - job.attempts, 0)
-            huey.enqueue(task.huey_call(job.id, call, retries, job.queue))
+            huey.enqueue(task.huey_call(job.id, call, retries, job.queue, earlier_runs=lost_runs))
             return "requeued"
         return "gone"
     claimed = consumers.claim_lost(
