@@ -4,7 +4,7 @@ from huey import crontab
 
 from tasks.context import PermanentError, app_context, current_job
 from tasks.policy import OUTSIDE_SERVICE
-from tasks.queue import huey
+from tasks.reserved import periodic_task
 from tasks.tracking import CONSUMER_ID, Call, tracked_task
 from webapp.services import integrations as service
 from webapp.services import locks
@@ -42,7 +42,7 @@ def check_integration_updates() -> str:
     return f"Dispatched {len(dispatch_due())} integration updates."
 
 
-@huey.periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"))
 def integration_updates_tick() -> None:
     """Huey checks periodic tasks once a minute: check now and again in 30 seconds."""
     with app_context():

@@ -3,7 +3,7 @@
 from huey import crontab
 
 from tasks.context import JobCancelled, PermanentError, app_context, current_job
-from tasks.queue import huey
+from tasks.reserved import periodic_task
 from tasks.tracking import CONSUMER_ID, tracked_task
 from webapp.extensions import db
 from webapp.models.transfers import Export, Import
@@ -51,7 +51,7 @@ def run_export(export_id: int) -> str:
     return f"Exported {export.rows} {export.dataset} rows as {export.format}."
 
 
-@huey.periodic_task(crontab(minute="41"))
+@periodic_task(crontab(minute="41"))
 def expire_exports() -> None:
     """Every hour, delete the files of exports past their expiry."""
     with app_context():

@@ -13,6 +13,7 @@ from huey.signals import SIGNAL_INTERRUPTED
 from tasks.context import app_context
 from tasks.maintenance import prune_job_logs
 from tasks.queue import huey
+from tasks.reserved import periodic_task
 from tasks.tracking import CONSUMER_ID, Call, task_named
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog, JobStatus
@@ -150,9 +151,10 @@ def interrupted(signal, task, *args, **kwargs) -> None:
             requeue_or_fail(job, "Interrupted: the consumer was stopped", "Interrupted")
 
 
-@huey.periodic_task(crontab(hour="3", minute="17"))
+@periodic_task(crontab(hour="3", minute="17"))
 def daily_prune() -> None:
     """Prune finished job logs older than JOB_LOG_RETENTION_DAYS, once a day."""
     with app_context():
         if locks.first_this_minute("daily_prune", CONSUMER_ID):
-            prune_job_logs.dispatch(current_app.config["JOB_LOG_RETENTION_DAYS"])
+            # high: on the reserved worker when the others are busy (see tasks.reserved)
+            prune_job_logs.dispatch(current_app.config["JOB_LOG_RETENTION_DAYS"], queue="high")

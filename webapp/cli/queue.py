@@ -33,7 +33,7 @@ def _traceback_in_the_job_log(record: logging.LogRecord) -> bool:
     type=click.IntRange(1, 64),
     default=2,
     show_default=True,
-    help="Worker threads in this consumer; scale further with more consumers.",
+    help="Worker threads for jobs (plus one kept for periodic tasks and the high queue).",
 )
 @click.option(
     "--max-delay",
@@ -46,6 +46,7 @@ def _traceback_in_the_job_log(record: logging.LogRecord) -> bool:
 def work(workers: int, max_delay: float, verbose: bool) -> None:
     """Run a Huey consumer with this app's settings; Ctrl-C stops it after the running jobs."""
     from tasks import bind_app, huey
+    from tasks.reserved import ConsumerWithReservedWorker
     from tasks.upkeep import Upkeep
     from webapp.services.recorder import recorder
 
@@ -65,7 +66,8 @@ def work(workers: int, max_delay: float, verbose: bool) -> None:
         app.config["JOB_LOG_FLUSH_SECONDS"],
         writer_process=app.config["JOB_LOG_WRITER"] == "process",
     )
-    consumer = huey.create_consumer(
+    consumer = ConsumerWithReservedWorker(
+        huey,
         workers=workers,
         worker_type="thread",
         initial_delay=0.005,
@@ -76,7 +78,10 @@ def work(workers: int, max_delay: float, verbose: bool) -> None:
     )
     upkeep = Upkeep(app, workers)
     upkeep.start()
-    click.echo(f"Consuming {app.config['QUEUE_URL']} with {workers} worker(s); Ctrl-C stops.")
+    click.echo(
+        f"Consuming {app.config['QUEUE_URL']} with {workers} worker(s) and one more kept for "
+        "periodic tasks and the high queue; Ctrl-C stops."
+    )
     try:
         consumer.run()
     finally:
