@@ -87,8 +87,9 @@ def _take_write_lock(conn: Connection, cursor, statement: str, *_args) -> None:
             if not is_busy(exc) or attempt == WRITE_LOCK_ATTEMPTS:
                 raise
             log.warning(
-                "waited %d s for SQLite's write lock; waiting again (attempt %d of %d)",
-                BUSY_TIMEOUT_MS // 1000,
+                "waited %g s for SQLite's write lock to run %s…; waiting again (attempt %d of %d)",
+                BUSY_TIMEOUT_MS / 1000,
+                " ".join(statement.split()[:3]),
                 attempt + 1,
                 WRITE_LOCK_ATTEMPTS,
             )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, ClassVar
+from typing import IO, Any, ClassVar
 
 from flask import current_app
 from sqlalchemy import insert, select
@@ -24,6 +25,7 @@ from webapp.services.files import FileRefused, csv_text, read_table
 from webapp.services.ownership import owned
 
 CHUNK_SIZE = 500
+_forms = threading.local()
 
 
 class ImportRequestError(ValueError):
@@ -56,7 +58,13 @@ class Importer:
     def validate(self, row: dict[str, str], user_id: int | None) -> tuple[dict | None, dict]:
         """(clean values, {}) or (None, {field: [messages]})."""
         wanted = self.required + self.optional
-        form = self.form(formdata=MultiDict({k: v for k, v in row.items() if v and k in wanted}))
+        # One form per importer and thread, filled anew for every row: making a WTForms form
+        # (binding its fields) cost as much as validating and saving the row did.
+        form = getattr(_forms, self.name, None)
+        if form is None:
+            form = self.form()
+            setattr(_forms, self.name, form)
+        form.process(formdata=MultiDict({k: v for k, v in row.items() if v and k in wanted}))
         if not form.validate():
             return None, {k: list(v) for k, v in form.errors.items()}
         return self.clean(form), {}
@@ -112,36 +120,45 @@ class SeriesImporter(Importer):
 
 
 def _series_save_many(values: list[dict], user_id: int | None, dry_run: bool) -> list[str]:
-    """Two queries find the existing series of a whole chunk; one flush writes it."""
+    """Two queries find the existing series of a whole chunk; one bulk insert adds the new ones
+    and one flush updates the others, so the write lock is held for little more than that."""
     tvmaze_ids = {v["tvmaze_id"] for v in values if v["tvmaze_id"]}
     tvdb_ids = {v["tvdb_id"] for v in values if v["tvdb_id"]}
-    by_tvmaze = {
+    by_tvmaze: dict[int, Any] = {
         s.tvmaze_id: s
         for s in db.session.scalars(select(Series).where(Series.tvmaze_id.in_(tvmaze_ids)))
     }
-    by_tvdb = {
+    by_tvdb: dict[int, Any] = {
         s.tvdb_id: s for s in db.session.scalars(select(Series).where(Series.tvdb_id.in_(tvdb_ids)))
     }
     outcomes = []
+    new_rows: list[dict] = []  # series this chunk creates; a later row may update one of them
     with db.session.no_autoflush:
         for v in values:
             series = by_tvmaze.get(v["tvmaze_id"]) or by_tvdb.get(v["tvdb_id"])
-            outcomes.append("updated" if series else "created")
+            outcomes.append("updated" if series is not None else "created")
             if dry_run:  # count only; a later row with the same id would be an update
                 by_tvmaze.setdefault(v["tvmaze_id"], series or True)
                 by_tvdb.setdefault(v["tvdb_id"], series or True)
                 continue
             if series is None:
-                series = Series(added_by_id=user_id)
-                db.session.add(series)
-            series.name = v["name"] or series.name
-            series.tvmaze_id = v["tvmaze_id"] or series.tvmaze_id
-            series.tvdb_id = v["tvdb_id"] or series.tvdb_id
-            if series.tvmaze_id:
-                by_tvmaze[series.tvmaze_id] = series
-            if series.tvdb_id:
-                by_tvdb[series.tvdb_id] = series
+                series = {"added_by_id": user_id, "name": None, "tvmaze_id": None, "tvdb_id": None}
+                new_rows.append(series)
+            fields = {"name": v["name"], "tvmaze_id": v["tvmaze_id"], "tvdb_id": v["tvdb_id"]}
+            for name, value in fields.items():
+                if not value:
+                    continue
+                if isinstance(series, dict):
+                    series[name] = value
+                else:
+                    setattr(series, name, value)
+            for ids, name in ((by_tvmaze, "tvmaze_id"), (by_tvdb, "tvdb_id")):
+                key = series[name] if isinstance(series, dict) else getattr(series, name)
+                if key:
+                    ids[key] = series
     if not dry_run:
+        if new_rows:
+            db.session.execute(insert(Series), new_rows)
         db.session.flush()
     return outcomes
 
@@ -350,11 +367,13 @@ def _save_rows(imp: Importer, values: list[dict], user_id, dry_run: bool) -> lis
     error (a busy database, a lost connection) is no fault of a row and stops the import."""
     if not values:
         return []
+    # No savepoint around the chunk: the importer's reads then run before any write, outside the
+    # transaction, and the write lock is taken at its first write. Nothing else is pending (the
+    # last chunk was committed), so a refused chunk is rolled back whole.
     try:
-        with db.session.begin_nested():
-            return imp.save_many(values, user_id, dry_run)
+        return imp.save_many(values, user_id, dry_run)
     except (IntegrityError, DataError):
-        pass
+        db.session.rollback()
     outcomes: list[str | dict] = []
     for value in values:
         try:
