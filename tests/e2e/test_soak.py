@@ -53,8 +53,10 @@ class Dashboard(threading.Thread):
     def run(self) -> None:
         self.client.post("/login", data={"email": "soak@example.com", "password": PASSWORD})
         self.statuses.append(self.client.get("/").status_code)
-        while not self.stop.wait(1.0):
+        next_poll = time.monotonic()
+        while not self.stop.wait(max(next_poll - time.monotonic(), 0)):
             started = time.monotonic()
+            next_poll = max(next_poll + 1.0, started)  # every second, or at once when late
             response = self.client.get("/", headers={"HX-Request": "true"})
             self.slowest = max(self.slowest, time.monotonic() - started)
             self.statuses.append(response.status_code)
@@ -116,16 +118,17 @@ def test_soak(e2e):
     # The tick plans a minute ahead: the runs due by now must finish, the later ones wait.
     schedules.update_schedule(schedule, {"active": False})
     now = utcnow()
-    runs = wait_for(
-        lambda: (
-            (r := db.session.scalars(select(ScheduleRun).where(ScheduleRun.due_at <= now)).all())
-            and all(run.finished_at for run in r)
-            and r
-        ),
-        timeout=max(DEADLINE_SECONDS - (time.monotonic() - began), 1),
-        what="the schedule's due runs to finish",
-    )
     later_runs = set(db.session.scalars(select(ScheduleRun.id).where(ScheduleRun.due_at > now)))
+    try:
+        wait_for(
+            lambda: not unfinished_jobs(later_runs),
+            timeout=max(DEADLINE_SECONDS - (time.monotonic() - began), 1),
+            what="the schedule's due runs and every other job due to finish",
+        )
+    except AssertionError as exc:
+        left = [(j.id, j.task, j.status, j.arguments) for j in unfinished_jobs(later_runs)]
+        raise AssertionError(f"{exc}: {left[:5]}, later runs {later_runs}") from None
+    runs = db.session.scalars(select(ScheduleRun).where(ScheduleRun.due_at <= now)).all()
     dashboard.stop.set()
     dashboard.join()
 
@@ -150,20 +153,11 @@ def test_soak(e2e):
 
     samples = [j for j in jobs if j.task == "sample_job"]
     assert len(samples) == JOBS
-    not_due = [  # dispatched with a delay: the integration check's second one, later runs
-        j
-        for j in jobs
-        if j.status == "pending"
-        and (
-            j.task == "check_integration_updates"
-            or (j.task == "run_schedule" and j.arguments["args"][0] in later_runs)
-        )
-    ]
-    unfinished = [j for j in jobs if j.status != "completed" and j not in not_due]
-    assert not unfinished, [j.to_dict() for j in unfinished[:3]]
+    assert not (left := unfinished_jobs(later_runs)), [j.to_dict() for j in left[:3]]
     assert all(j.attempts == 1 for j in jobs if j.status == "completed")  # each ran once
     assert ticks and runs and all(run.status == "succeeded" for run in runs)
-    assert set(dashboard.statuses) == {200} and len(dashboard.statuses) >= drained - 2
+    assert set(dashboard.statuses) == {200} and len(dashboard.statuses) >= drained / 2
+    assert dashboard.slowest < 5
 
     said = [
         text
@@ -176,6 +170,20 @@ def test_soak(e2e):
         assert "locked" not in output.lower(), (name, output[-3000:])
         assert "write lock" not in output.lower(), (name, output[-3000:])  # no long stalls
     assert time.monotonic() - began < 120
+
+
+def unfinished_jobs(later_runs: set[int]) -> list[JobLog]:
+    """Jobs not completed, but for those that were not due when the load ended: the
+    integration check's second one (dispatched with a delay) and the runs the tick planned
+    for later, which may be waiting or running."""
+    return [
+        job
+        for job in db.session.scalars(select(JobLog).where(JobLog.status != "completed"))
+        if not (
+            (job.task == "check_integration_updates" and job.status == "pending")
+            or (job.task == "run_schedule" and job.arguments["args"][0] in later_runs)
+        )
+    ]
 
 
 def imports_and_jobs_done(import_ids: list[int]) -> bool:
