@@ -140,9 +140,12 @@ class JobContext:
         if now - self._last_cancel_check < CANCEL_CHECK_SECONDS:
             return
         self._last_cancel_check = now
-        row = db.session.execute(
-            select(JobLog.status, JobLog.cancel_requested_at).where(JobLog.id == self.id)
-        ).one_or_none()
+        # no autoflush: writing the task's pending changes here would take the write lock
+        # and hold it through whatever the task does next (a call to an outside service)
+        with db.session.no_autoflush:
+            row = db.session.execute(
+                select(JobLog.status, JobLog.cancel_requested_at).where(JobLog.id == self.id)
+            ).one_or_none()
         if row is not None and (
             row.status == JobStatus.CANCELLED or row.cancel_requested_at is not None
         ):

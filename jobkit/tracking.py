@@ -45,7 +45,7 @@ from jobkit.queue import QUEUE_PRIORITIES, enqueue_many, huey
 from jobkit.recorder import pending_row, recorder
 from jobkit.redaction import REDACTED
 from jobkit.tags import clean_tags
-from webapp.extensions import db
+from webapp.extensions import database_error_message, db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
 
@@ -53,6 +53,9 @@ from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
 DISPATCH_OPTIONS = ("user_id", "source", "batch_id", "queue", "delay", "retry_of", "tags")
 PAUSE_RECHECK_SECONDS = 5
 QUEUE_BY_PRIORITY = {priority: queue for queue, priority in QUEUE_PRIORITIES.items()}
+# Runs of a job that Huey's retry count does not know of (runs lost with their worker), passed
+# with a re-queued task so that its attempt number counts them.
+EARLIER_RUNS = "_jobdeck_earlier_runs"
 CONSUMER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 # Read on every run: plain strings cost less than the enum's .value.
@@ -114,7 +117,8 @@ class TrackedTask:
             raise ValueError(f"{self.name}: parameter names reserved by dispatch: {clash}")
 
         def run(*args: Any, task: Any, **kwargs: Any) -> Any:
-            return self._execute(task, args, kwargs)
+            earlier_runs = kwargs.pop(EARLIER_RUNS, 0)
+            return self._execute(task, args, kwargs, earlier_runs)
 
         run.__module__ = func.__module__
         run.__name__ = self.name
@@ -139,9 +143,17 @@ class TrackedTask:
         return None if self.unique_key is None else str(self.unique_key(*call.args, **call.kwargs))
 
     def huey_call(
-        self, job_id: int, call: Call, retries: int, queue: str, eta: datetime | None = None
+        self,
+        job_id: int,
+        call: Call,
+        retries: int,
+        queue: str,
+        eta: datetime | None = None,
+        earlier_runs: int = 0,
     ) -> Any:
-        """The Huey task for one job (its Huey id is the job-log id)."""
+        """The Huey task for one job (its Huey id is the job-log id); ``earlier_runs``: runs
+        lost with their worker, which its attempt number counts."""
+        extra = {EARLIER_RUNS: earlier_runs} if earlier_runs else {}
         return self.huey_task.s(
             *call.args,
             id=str(job_id),
@@ -149,6 +161,7 @@ class TrackedTask:
             priority=QUEUE_PRIORITIES[queue],
             eta=eta,
             **call.kwargs,
+            **extra,
         )
 
     # -- dispatching ----------------------------------------------------------------------------
@@ -307,7 +320,9 @@ class TrackedTask:
 
     # -- running --------------------------------------------------------------------------------
 
-    def _execute(self, huey_task: Any, args: tuple, kwargs: dict[str, Any]) -> Any:
+    def _execute(
+        self, huey_task: Any, args: tuple, kwargs: dict[str, Any], earlier_runs: int = 0
+    ) -> Any:
         with task_context():
             # a consumer's recorder buffers the changes and has its engine; only a write-through
             # (immediate mode, a test) needs this one
@@ -318,8 +333,9 @@ class TrackedTask:
             if reason:
                 recorder.change(engine, job_id, {"message": f"Waiting: {reason}."})
                 raise RetryTask(delay=PAUSE_RECHECK_SECONDS)
-            max_attempts = self.policy.max_attempts()
-            attempt = max(1, max_attempts - huey_task.retries)
+            # a lost run took no retry from Huey's count, but it was an attempt all the same
+            max_attempts = self.policy.max_attempts() + earlier_runs
+            attempt = max(1 + earlier_runs, max_attempts - huey_task.retries)
             job = JobContext(
                 job_id,
                 timeout=self.timeout,
@@ -382,17 +398,23 @@ class TrackedTask:
     def _record_failure(
         self, huey_task: Any, job_id: int, attempt: int, max_attempts: int, exc: Exception
     ) -> None:
-        error = f"{type(exc).__name__}: {exc}"
+        # a database error's text carries its SQL and parameters: people see what it means
+        meaning = database_error_message(exc)
+        error = f"{type(exc).__name__}: {meaning or exc}"
+        trace = traceback.format_exc()
+        if meaning:
+            trace = trace.replace(str(exc), meaning)
         now = utcnow()
         history = recorder.attempt_errors(db.engine, job_id)
         history.append({"attempt": attempt, "error": error, "at": isoformat(now)})
         values: dict[str, Any] = {
             "error": error,
-            "traceback": traceback.format_exc(),
+            "traceback": trace,
             "attempt_errors": history,
         }
         if huey_task.retries > 0:
-            wait = self.policy.delay_before_retry(attempt)
+            # the n-th retry waits the n-th delay; runs lost with a worker were no retries
+            wait = self.policy.delay_before_retry(self.policy.max_attempts() - huey_task.retries)
             huey_task.retry_delay = wait
             values |= {
                 "status": JobStatus.PENDING.value,

@@ -5,7 +5,7 @@ from huey import crontab
 from jobkit import locks
 from jobkit.context import JobCancelled, PermanentError, app_context, current_job
 from jobkit.policy import OUTSIDE_SERVICE
-from jobkit.queue import huey
+from jobkit.reserved import periodic_task
 from jobkit.tracking import CONSUMER_ID, Call, tracked_task
 from webapp.services import integrations as service
 
@@ -52,7 +52,7 @@ def check_integration_updates() -> str:
     return f"Dispatched {len(dispatch_due())} integration updates."
 
 
-@huey.periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"))
 def integration_updates_tick() -> None:
     """Huey checks periodic tasks once a minute: check now and again in 30 seconds."""
     with app_context():

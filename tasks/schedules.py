@@ -3,7 +3,7 @@
 from huey import crontab
 
 from jobkit.context import app_context, current_job
-from jobkit.queue import huey
+from jobkit.reserved import periodic_task
 from jobkit.tracking import Call, tracked_task
 from webapp.models.schedules import ScheduleRun
 from webapp.services import schedules as service
@@ -24,13 +24,11 @@ def run_schedule(run_id: int) -> str:
     return f"{run.schedule.command} succeeded: {last_line[0]}"
 
 
-def dispatch_run(run: ScheduleRun, delay: float = 0.0, user_id: int | None = None) -> int:
+def dispatch_run(run: ScheduleRun, user_id: int | None = None) -> int:
+    """Dispatch a manual run ("Run now") on the high queue: it starts at once, on the
+    reserved worker when the others are busy (see jobkit.reserved)."""
     return run_schedule.dispatch(
-        run.id,
-        queue=run.schedule.queue,
-        delay=delay or None,
-        user_id=user_id,
-        source=("schedule", run.schedule_id),
+        run.id, queue="high", user_id=user_id, source=("schedule", run.schedule_id)
     )
 
 
@@ -46,7 +44,7 @@ def tick() -> int:
     return len(planned)
 
 
-@huey.periodic_task(crontab(minute="*"))
+@periodic_task(crontab(minute="*"))
 def scheduler_tick() -> None:
     """Every consumer ticks; the unique (schedule, due time) makes each run happen once."""
     with app_context():

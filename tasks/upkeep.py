@@ -15,12 +15,13 @@ from jobkit.context import app_context
 from jobkit.queue import huey
 from jobkit.recorder import recorder
 from jobkit.registry import task_named
+from jobkit.reserved import periodic_task
 from jobkit.tracking import CONSUMER_ID, Call
 from tasks.maintenance import prune_audit_log, prune_job_logs
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog, JobStatus
-from webapp.services import alerts, batches, consumers, metrics
+from webapp.services import alerts, batches, consumers, following, metrics
 
 log = logging.getLogger(__name__)
 UPKEEP_SECONDS = 10
@@ -37,6 +38,10 @@ def requeue_or_fail(job: JobLog, error: str, message: str) -> str:
     """Re-queue a job whose run was lost (if its task is safe to re-run) or fail it."""
     task = task_named(job.task)
     if task is not None and task.rerun_if_lost:
+        # The lost run was an attempt, but not one of its retries: the re-run is the next
+        # attempt, with the retries the lost run had left (one more attempt in all).
+        retries = max(job.max_attempts - job.attempts, 0)
+        lost_runs = max(job.max_attempts - task.policy.max_attempts(), 0) + 1
         claimed = consumers.claim_lost(
             job,
             {
@@ -46,13 +51,13 @@ def requeue_or_fail(job: JobLog, error: str, message: str) -> str:
                 "error": error,
                 "message": f"{message}; queued again.",
                 "attempt_errors": _history(job, error),
+                "max_attempts": job.max_attempts + 1,
             },
         )
         if claimed:
             arguments = job.arguments or {}
             call = Call(tuple(arguments.get("args", [])), arguments.get("kwargs", {}))
-            retries = max(job.max_attempts - job.attempts, 0)
-            huey.enqueue(task.huey_call(job.id, call, retries, job.queue))
+            huey.enqueue(task.huey_call(job.id, call, retries, job.queue, earlier_runs=lost_runs))
             return "requeued"
         return "gone"
     claimed = consumers.claim_lost(
@@ -93,6 +98,7 @@ def run_upkeep() -> None:
         if outcome["requeued"] or outcome["failed"]:
             log.warning("lost jobs: %s", outcome)
         finish_batches()
+        following.settle_records_of_ended_jobs()
         metrics.roll_up()
         alerts.check_failure_rate()
         alerts.check_schedules()
@@ -146,11 +152,12 @@ def interrupted(signal, task, *args, **kwargs) -> None:
             requeue_or_fail(job, "Interrupted: the consumer was stopped", "Interrupted")
 
 
-@huey.periodic_task(crontab(hour="3", minute="17"))
+@periodic_task(crontab(hour="3", minute="17"))
 def daily_prune() -> None:
     """Once a day, prune finished job logs older than JOB_LOG_RETENTION_DAYS and audit rows
     older than AUDIT_RETENTION_DAYS."""
     with app_context():
         if locks.first_this_minute("daily_prune", CONSUMER_ID):
-            prune_job_logs.dispatch(current_app.config["JOB_LOG_RETENTION_DAYS"])
-            prune_audit_log.dispatch(current_app.config["AUDIT_RETENTION_DAYS"])
+            # high: on the reserved worker when the others are busy (see jobkit.reserved)
+            prune_job_logs.dispatch(current_app.config["JOB_LOG_RETENTION_DAYS"], queue="high")
+            prune_audit_log.dispatch(current_app.config["AUDIT_RETENTION_DAYS"], queue="high")

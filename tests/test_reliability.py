@@ -249,7 +249,7 @@ def running_job(consumer_id: str | None, task: str = "sample_job") -> int:
     return job_id
 
 
-def test_jobs_of_a_dead_consumer_are_requeued_or_failed(app):
+def test_jobs_of_a_dead_consumer_are_requeued_or_failed(app, runner):
     db.session.add(
         Consumer(
             id="box:1",
@@ -271,11 +271,42 @@ def test_jobs_of_a_dead_consumer_are_requeued_or_failed(app):
     assert (
         job(rerunnable).attempt_errors[0]["error"] == "WorkerLost: consumer box:1 stopped answering"
     )
+    # the lost run was an attempt: the re-run is the second, one more than the task allowed
+    shown = json.loads(runner.invoke(args=["jobs", "show", str(rerunnable), "--json"]).output)
+    assert (shown["attempts"], shown["max_attempts"]) == (2, 2)
     lost = job(not_safe)
     assert lost.status == "failed" and lost.error.startswith("WorkerLost")
     assert "not marked safe to re-run" in lost.message
     assert job(healthy).status == "running"
     assert handle_lost_jobs() == {"requeued": 0, "failed": 0, "gone": 0}
+
+
+@tracked_task(retries=2, retry_delays=[0], rerun_if_lost=True, name="test_lost_then_flaky")
+def lost_then_flaky(times: int) -> None:
+    calls.append(1)
+    if len(calls) <= times:
+        raise RuntimeError(f"failure {len(calls)}")
+
+
+def test_a_lost_run_counts_as_an_attempt_and_keeps_the_retries_left(app):
+    calls.clear()
+    db.session.add(Consumer(id="gone:1", hostname="gone", pid=1, workers=1, heartbeat_at=utcnow()))
+    db.session.get(Consumer, "gone:1").heartbeat_at = utcnow() - timedelta(minutes=2)
+    job_id = lost_then_flaky.dispatch(2, delay=3600)
+    row = db.session.get(JobLog, job_id)
+    # lost during its second attempt, with one retry left
+    row.status, row.attempts, row.consumer_id = "running", 2, "gone:1"
+    row.started_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    assert handle_lost_jobs()["requeued"] == 1
+    done = job(job_id)  # immediate mode: the re-run fails twice, the second time for good
+    assert (done.status, done.attempts, done.max_attempts) == ("failed", 4, 4)
+    assert [(a["attempt"], a["error"]) for a in done.attempt_errors] == [
+        (2, "WorkerLost: consumer gone:1 stopped answering"),
+        (3, "RuntimeError: failure 1"),
+        (4, "RuntimeError: failure 2"),
+    ]
+    assert done.message == "Failed after 4 attempt(s)."
 
 
 def test_locks_exclude_and_expire(app):

@@ -12,9 +12,12 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
 from tasks.samples import sample_job
+from tasks.upkeep import run_upkeep
 from webapp.extensions import db
+from webapp.models.jobs import JobLog
 from webapp.models.series import Series
 from webapp.models.transfers import Export, Import
+from webapp.services.users import create_user, issue_token
 
 GOOD = "name,tvmaze_id,tvdb_id\nGame of Thrones,82,121361\nBreaking Bad,169,\n"
 
@@ -337,7 +340,9 @@ def test_a_row_the_database_refuses_is_refused_alone(client, bearer):
     body = upload(client, "name,tvmaze_id,tvdb_id\nX,1,999\nE,5,\n", headers=headers).get_json()
     assert (body["created_rows"], body["updated_rows"], body["failed_rows"]) == (1, 0, 1)
     [refused] = client.get(f"/api/imports/{body['id']}/failed-rows", headers=headers).get_json()
-    assert refused["row_number"] == 2 and refused["errors"]["row"][0].startswith("IntegrityError")
+    [message] = refused["errors"]["row"]
+    assert refused["row_number"] == 2 and message.startswith("the database refused the record")
+    assert "tvdb_id" in message and "SQL" not in message
     assert series_count() == 3
 
 
@@ -419,3 +424,40 @@ def test_the_page_refuses_a_dry_run_that_is_neither_yes_nor_no(client, login):
     )
     assert page.status_code == 422 and "must be true or false" in page.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Import)) == 0
+
+
+def operator_headers() -> dict[str, str]:
+    token = issue_token(create_user("op@example.com", "pw-pw-pw-pw", "operator"))
+    return {"Authorization": f"Bearer {token}"}
+
+
+def cancel_its_job(client, headers, source_type: str, source_id: int) -> None:
+    [job_id] = db.session.scalars(
+        select(JobLog.id).where(JobLog.source_type == source_type, JobLog.source_id == source_id)
+    )
+    assert client.post(f"/api/job-logs/{job_id}/cancel", headers=headers).status_code == 200
+
+
+def test_an_import_whose_job_was_cancelled_before_it_ran_is_cancelled_too(queued):
+    client, headers = queued.test_client(), operator_headers()
+    body = upload(client, GOOD, headers=headers).get_json()
+    assert body["status"] == "pending"  # its job waits in the queue
+    cancel_its_job(client, headers, "import", body["id"])
+    run_upkeep()
+    after = client.get(f"/api/imports/{body['id']}", headers=headers).get_json()
+    assert after["status"] == "cancelled" and after["finished_at"]
+    page = client.get(f"/imports/{body['id']}", headers=headers).get_data(as_text=True)
+    assert "badge-cancelled" in page and "hx-trigger" not in page  # final: no more polling
+
+
+def test_an_export_whose_job_was_cancelled_before_it_ran_is_cancelled_too(queued):
+    client, headers = queued.test_client(), operator_headers()
+    response = client.post(
+        "/api/exports", json={"dataset": "series", "format": "csv"}, headers=headers
+    )
+    assert response.status_code == 202 and response.get_json()["status"] == "pending"
+    export_id = response.get_json()["id"]
+    cancel_its_job(client, headers, "export", export_id)
+    run_upkeep()
+    after = client.get(f"/api/exports/{export_id}/status", headers=headers).get_json()
+    assert after["status"] == "cancelled" and after["finished_at"]

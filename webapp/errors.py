@@ -11,10 +11,11 @@ from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from webapp.exceptions import ServiceError
-from webapp.extensions import db
+from webapp.extensions import BUSY_MESSAGE, db, is_busy
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,13 @@ def init_app(app: Flask) -> None:
         # (the layout reads the user) starts from a clean session.
         db.session.rollback()
         return error_response(exc.status, exc.describe(), exc.code, exc.field)
+
+    @app.errorhandler(OperationalError)
+    def database_error(exc: OperationalError):
+        if not is_busy(exc):
+            return unexpected_error(exc)
+        log.warning("database busy on %s %s", request.method, request.path)
+        return error_response(503, BUSY_MESSAGE, "unavailable")
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):

@@ -38,6 +38,7 @@ def upgrade():
             ['user_id'], ['users.id'], name=op.f('fk_audit_log_user_id_users'), ondelete='SET NULL'
         ),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log')),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index('ix_audit_log_action', ['action', 'id'], unique=False)

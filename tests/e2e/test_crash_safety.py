@@ -31,6 +31,7 @@ def test_a_job_whose_consumer_was_killed_is_requeued_and_completes(e2e):
     wait_for(lambda: get(job_id).status == "completed", timeout=30, what="completion")
     done = get(job_id)
     assert done.progress == 100 and done.consumer_id != lost_consumer
+    assert (done.attempts, done.max_attempts) == (2, 2)  # the lost run was an attempt
 
 
 def test_sigterm_requeues_the_running_job(e2e):

@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from jobkit import bind_app, huey, pauses, redaction
 from jobkit.recorder import recorder
+from jobkit.reserved import ConsumerWithReservedWorker
 from tasks.upkeep import Upkeep
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.extensions import db
@@ -35,7 +36,7 @@ def _traceback_in_the_job_log(record: logging.LogRecord) -> bool:
     type=click.IntRange(1, 64),
     default=2,
     show_default=True,
-    help="Worker threads in this consumer; scale further with more consumers.",
+    help="Worker threads for jobs (plus one kept for periodic tasks and the high queue).",
 )
 @click.option(
     "--max-delay",
@@ -65,7 +66,8 @@ def work(workers: int, max_delay: float, verbose: bool) -> None:
         app.config["JOB_LOG_FLUSH_SECONDS"],
         writer_process=app.config["JOB_LOG_WRITER"] == "process",
     )
-    consumer = huey.create_consumer(
+    consumer = ConsumerWithReservedWorker(
+        huey,
         workers=workers,
         worker_type="thread",
         initial_delay=0.005,
@@ -77,7 +79,10 @@ def work(workers: int, max_delay: float, verbose: bool) -> None:
     upkeep = Upkeep(app, workers)
     upkeep.start()
     queue_url = redaction.redact_text(app.config["QUEUE_URL"])
-    click.echo(f"Consuming {queue_url} with {workers} worker(s); Ctrl-C stops.")
+    click.echo(
+        f"Consuming {queue_url} with {workers} worker(s) and one more kept for "
+        "periodic tasks and the high queue; Ctrl-C stops."
+    )
     try:
         consumer.run()
     finally:

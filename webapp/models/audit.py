@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.base import UTCDateTime, isoformat, utcnow
+from webapp.models.base import IDS_NEVER_REUSED, UTCDateTime, isoformat, utcnow
 
 CHANNELS = ("page", "api", "cli", "system")
 
@@ -38,6 +38,7 @@ class AuditEntry(db.Model):
         Index("ix_audit_log_actor", "actor", "id"),
         Index("ix_audit_log_action", "action", "id"),
         Index("ix_audit_log_target", "target_type", "target_id", "id"),
+        IDS_NEVER_REUSED,
     )
 
     def to_dict(self) -> dict[str, Any]:

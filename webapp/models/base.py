@@ -5,6 +5,13 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+# Table options for every table with an integer id. On SQLite a plain INTEGER PRIMARY KEY gives a
+# new row max(id) + 1, so once the newest rows are deleted (a prune, a cleanup) their ids come
+# back, and whatever still names them (Huey's revoke flags, retry_of, links, bookmarks, audit
+# entries) would name a new record. AUTOINCREMENT never hands out an id twice. PostgreSQL's
+# identity sequences never do either.
+IDS_NEVER_REUSED = {"sqlite_autoincrement": True}
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""

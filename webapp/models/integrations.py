@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.base import UTCDateTime, isoformat, utcnow
+from webapp.models.base import IDS_NEVER_REUSED, UTCDateTime, isoformat, utcnow
 
 
 class Integration(db.Model):
@@ -38,6 +38,7 @@ class Integration(db.Model):
     __table_args__ = (
         Index("ix_integrations_user_id", "user_id"),
         Index("ix_integrations_due", "active", "last_successful_update_at"),
+        IDS_NEVER_REUSED,
     )
 
     @property

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.base import UTCDateTime, isoformat, utcnow
+from webapp.models.base import IDS_NEVER_REUSED, UTCDateTime, isoformat, utcnow
 
 
 class JobStatus(enum.StrEnum):
@@ -97,6 +97,7 @@ class JobLog(db.Model):
             sqlite_where=text("status IN ('pending', 'running') AND unique_key IS NOT NULL"),
             postgresql_where=text("status IN ('pending', 'running') AND unique_key IS NOT NULL"),
         ),
+        IDS_NEVER_REUSED,
     )
 
     @property
@@ -195,7 +196,7 @@ class JobBatch(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_job_batches_open", "finished_at"),)
+    __table_args__ = (Index("ix_job_batches_open", "finished_at"), IDS_NEVER_REUSED)
 
 
 class Consumer(db.Model):
@@ -253,6 +254,7 @@ class Alert(db.Model):
             sqlite_where=text("cleared_at IS NULL"),
             postgresql_where=text("cleared_at IS NULL"),
         ),
+        IDS_NEVER_REUSED,
     )
 
     def to_dict(self) -> dict[str, Any]:
@@ -288,4 +290,5 @@ class JobStat(db.Model):
 
     __table_args__ = (
         Index("uq_job_stats_key", "period", "start", "task", "queue", "status", unique=True),
+        IDS_NEVER_REUSED,
     )

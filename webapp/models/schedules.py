@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.base import UTCDateTime, isoformat, utcnow
+from webapp.models.base import IDS_NEVER_REUSED, UTCDateTime, isoformat, utcnow
 
 
 class Schedule(db.Model):
@@ -37,7 +37,7 @@ class Schedule(db.Model):
         back_populates="schedule", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    __table_args__ = (Index("ix_schedules_due", "active", "next_run_at"),)
+    __table_args__ = (Index("ix_schedules_due", "active", "next_run_at"), IDS_NEVER_REUSED)
 
 
 class ScheduleRun(db.Model):
@@ -62,6 +62,7 @@ class ScheduleRun(db.Model):
     __table_args__ = (
         UniqueConstraint("schedule_id", "due_at", name="uq_schedule_runs_schedule_due"),
         Index("ix_schedule_runs_schedule_id", "schedule_id", "id"),
+        IDS_NEVER_REUSED,
     )
 
     @property

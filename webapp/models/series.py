@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.models.base import UTCDateTime, isoformat, utcnow
+from webapp.models.base import IDS_NEVER_REUSED, UTCDateTime, isoformat, utcnow
 
 
 class SyncStatus(enum.StrEnum):
@@ -53,6 +53,7 @@ class Series(db.Model):
     __table_args__ = (
         Index("ix_series_data_last_updated_at", "data_last_updated_at"),
         Index("ix_series_name", "name"),
+        IDS_NEVER_REUSED,
     )
 
     @property
@@ -104,6 +105,7 @@ class Episode(db.Model):
         Index("ix_episodes_series_id", "series_id", "season", "number"),
         Index("ix_episodes_sync_status", "sync_status", "series_id"),
         Index("ix_episodes_data_last_updated_at", "data_last_updated_at"),
+        IDS_NEVER_REUSED,
     )
 
     @property

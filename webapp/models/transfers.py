@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.base import UTCDateTime, isoformat, utcnow
+from webapp.models.base import IDS_NEVER_REUSED, UTCDateTime, isoformat, utcnow
 
 
 class Import(db.Model):
@@ -34,7 +34,7 @@ class Import(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_imports_user_id", "user_id", "id"),)
+    __table_args__ = (Index("ix_imports_user_id", "user_id", "id"), IDS_NEVER_REUSED)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,7 +65,10 @@ class FailedImportRow(db.Model):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     errors: Mapped[dict[str, list[str]]] = mapped_column(JSON)
 
-    __table_args__ = (Index("ix_failed_import_rows_import", "import_id", "row_number"),)
+    __table_args__ = (
+        Index("ix_failed_import_rows_import", "import_id", "row_number"),
+        IDS_NEVER_REUSED,
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {"row_number": self.row_number, "data": self.data, "errors": self.errors}
@@ -94,6 +97,7 @@ class Export(db.Model):
     __table_args__ = (
         Index("ix_exports_user_id", "user_id", "id"),
         Index("ix_exports_expires_at", "expires_at"),
+        IDS_NEVER_REUSED,
     )
 
     @property

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db
-from webapp.models.base import UTCDateTime, utcnow
+from webapp.models.base import IDS_NEVER_REUSED, UTCDateTime, utcnow
 
 
 class Role(enum.StrEnum):
@@ -41,6 +41,8 @@ class User(UserMixin, db.Model):
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+
+    __table_args__ = (IDS_NEVER_REUSED,)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -81,6 +83,8 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+    __table_args__ = (IDS_NEVER_REUSED,)
 
 
 class LoginFailure(db.Model):

@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from sqlalchemy import Select, func, or_, select, update
 
 from webapp.exceptions import Forbidden, Invalid, NotFound
-from webapp.extensions import db
+from webapp.extensions import database_error_message, db
 from webapp.models.audit import AuditEntry
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog
@@ -303,7 +303,8 @@ def write_export(export_id: int, report: Callable[..., None] | None = None) -> E
     except Exception as exc:  # whatever broke the file: record the failure, then re-raise
         temporary.unlink(missing_ok=True)
         db.session.rollback()
-        export.status, export.error, export.finished_at = "failed", str(exc), utcnow()
+        export.status, export.finished_at = "failed", utcnow()
+        export.error = database_error_message(exc) or str(exc)
         db.session.commit()
         raise
     export.status, export.rows, export.path = "completed", written, str(final)
@@ -314,6 +315,14 @@ def write_export(export_id: int, report: Callable[..., None] | None = None) -> E
     )
     db.session.commit()
     return export
+
+
+def end_export(export_id: int, status: str, error: str) -> None:
+    """Mark an export that its job stopped (``cancelled`` or ``failed``) unless it finished."""
+    export = db.session.get(Export, export_id)
+    if export is not None and export.status != "completed":
+        export.status, export.error, export.finished_at = status, error, utcnow()
+        db.session.commit()
 
 
 def _write_csv(path: Path, columns, rows, progress) -> int:

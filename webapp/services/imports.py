@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -10,14 +11,14 @@ from typing import IO, Any, ClassVar
 
 from flask import current_app
 from sqlalchemy import insert, select
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.datastructures import MultiDict
 from wtforms import Form, IntegerField, StringField
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
 from webapp.boundary import MAX_INTEGER
-from webapp.exceptions import Invalid, NotFound, ServiceError
-from webapp.extensions import db
+from webapp.exceptions import Invalid, NotFound
+from webapp.extensions import database_error_message, db, is_busy
 from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.series import Series
@@ -29,6 +30,7 @@ from webapp.services.ownership import owned
 
 CHUNK_SIZE = 500
 log = logging.getLogger(__name__)
+_forms = threading.local()
 
 
 class ImportRequestError(Invalid):
@@ -65,7 +67,13 @@ class Importer:
     def validate(self, row: dict[str, str], user_id: int | None) -> tuple[dict | None, dict]:
         """(clean values, {}) or (None, {field: [messages]})."""
         wanted = self.required + self.optional
-        form = self.form(formdata=MultiDict({k: v for k, v in row.items() if v and k in wanted}))
+        # One form per importer and thread, filled anew for every row: making a WTForms form
+        # (binding its fields) cost as much as validating and saving the row did.
+        form = getattr(_forms, self.name, None)
+        if form is None:
+            form = self.form()
+            setattr(_forms, self.name, form)
+        form.process(formdata=MultiDict({k: v for k, v in row.items() if v and k in wanted}))
         if not form.validate():
             return None, {k: list(v) for k, v in form.errors.items()}
         return self.clean(form), {}
@@ -121,36 +129,45 @@ class SeriesImporter(Importer):
 
 
 def _series_save_many(values: list[dict], user_id: int | None, dry_run: bool) -> list[str]:
-    """Two queries find the existing series of a whole chunk; one flush writes it."""
+    """Two queries find the existing series of a whole chunk; one bulk insert adds the new ones
+    and one flush updates the others, so the write lock is held for little more than that."""
     tvmaze_ids = {v["tvmaze_id"] for v in values if v["tvmaze_id"]}
     tvdb_ids = {v["tvdb_id"] for v in values if v["tvdb_id"]}
-    by_tvmaze = {
+    by_tvmaze: dict[int, Any] = {
         s.tvmaze_id: s
         for s in db.session.scalars(select(Series).where(Series.tvmaze_id.in_(tvmaze_ids)))
     }
-    by_tvdb = {
+    by_tvdb: dict[int, Any] = {
         s.tvdb_id: s for s in db.session.scalars(select(Series).where(Series.tvdb_id.in_(tvdb_ids)))
     }
     outcomes = []
+    new_rows: list[dict] = []  # series this chunk creates; a later row may update one of them
     with db.session.no_autoflush:
         for v in values:
             series = by_tvmaze.get(v["tvmaze_id"]) or by_tvdb.get(v["tvdb_id"])
-            outcomes.append("updated" if series else "created")
+            outcomes.append("updated" if series is not None else "created")
             if dry_run:  # count only; a later row with the same id would be an update
                 by_tvmaze.setdefault(v["tvmaze_id"], series or True)
                 by_tvdb.setdefault(v["tvdb_id"], series or True)
                 continue
             if series is None:
-                series = Series(added_by_id=user_id)
-                db.session.add(series)
-            series.name = v["name"] or series.name
-            series.tvmaze_id = v["tvmaze_id"] or series.tvmaze_id
-            series.tvdb_id = v["tvdb_id"] or series.tvdb_id
-            if series.tvmaze_id:
-                by_tvmaze[series.tvmaze_id] = series
-            if series.tvdb_id:
-                by_tvdb[series.tvdb_id] = series
+                series = {"added_by_id": user_id, "name": None, "tvmaze_id": None, "tvdb_id": None}
+                new_rows.append(series)
+            fields = {"name": v["name"], "tvmaze_id": v["tvmaze_id"], "tvdb_id": v["tvdb_id"]}
+            for name, value in fields.items():
+                if not value:
+                    continue
+                if isinstance(series, dict):
+                    series[name] = value
+                else:
+                    setattr(series, name, value)
+            for ids, name in ((by_tvmaze, "tvmaze_id"), (by_tvdb, "tvdb_id")):
+                key = series[name] if isinstance(series, dict) else getattr(series, name)
+                if key:
+                    ids[key] = series
     if not dry_run:
+        if new_rows:
+            db.session.execute(insert(Series), new_rows)
         db.session.flush()
     return outcomes
 
@@ -292,126 +309,144 @@ def get_import(import_id: int, user_id: int | None = None, is_admin: bool = True
 def run_import(import_id: int, report: Callable[..., None] | None = None) -> Import:
     """Validate and save every row in chunks; refused rows are kept with their errors.
 
+    Each chunk is parsed and validated first and then written in one short transaction, with
+    its refused rows and the new counts, so the write lock is never held while a file is read.
+    A run after one that stopped (failed, cancelled, lost) continues after the rows already
+    counted: nothing is stored or counted twice. Whatever stops a run marks the import failed,
+    with a message fit for the person who started it, and lets it through.
+
     A dry run validates and counts what would be created or updated, and writes none of it.
     """
     record = db.session.get(Import, import_id)
     if record is None:
         raise ImportNotFound(f"import {import_id} not found")
+    if record.status == "completed":
+        return record
     imp = importer_for(record.importer)
-    record.status = "running"
+    path, user_id, dry_run = Path(record.path), record.user_id, record.dry_run
+    record.status, record.error, record.finished_at = "running", None, None
     db.session.commit()
-    counts = {"created": 0, "updated": 0, "failed": 0, "total": 0}
     try:
-        return _run(record, imp, counts, report)
+        return _run(record, imp, path, user_id, dry_run, report)
     except Exception as exc:
         db.session.rollback()
-        if isinstance(exc, FileRefused):
-            message = str(exc)
-        else:
-            log.exception("import %s stopped", import_id)
-            message = (
-                f"the import stopped after {counts['total']} rows: {_human(exc)}; "
-                "the rows saved before that are kept"
-            )
-        record = db.session.get(Import, import_id)
-        record.status, record.error, record.finished_at = "failed", message, utcnow()
+        record.status, record.finished_at = "failed", utcnow()
+        record.error = _stop_message(exc, record.processed_rows)
         db.session.commit()
-        if isinstance(exc, ServiceError | SQLAlchemyError | OSError | ValueError):
-            raise FileRefused(message) from exc
-        raise  # the job framework's own (cancelled, timed out) go on as they are
+        raise
 
 
-def _human(exc: Exception) -> str:
-    """What went wrong, in words for the person who uploaded the file (never the SQL)."""
-    if isinstance(exc, IntegrityError):
-        return "the database refused a row (a value that must be unique is already taken)"
-    if isinstance(exc, DataError):
-        return "the database refused a value (too long or out of range)"
-    if isinstance(exc, OperationalError):
-        return "the database could not be reached"
-    if isinstance(exc, SQLAlchemyError):
-        return f"the database refused a change ({type(exc).__name__})"
-    if isinstance(exc, OSError):
-        return "the stored file could not be read"
-    if isinstance(exc, ServiceError | ValueError):
-        return str(exc)  # our own refusals say what is wrong in words
-    return f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
-
-
-def _run(record: Import, imp: Importer, counts: dict, report) -> Import:
-    header, rows = read_table(Path(record.path))
+def _run(record: Import, imp: Importer, path: Path, user_id, dry_run: bool, report) -> Import:
+    header, rows = read_table(path)
     imp.check_header(header)
     if not record.total_rows:
         # A quick first pass counts the rows, so that progress can be shown as a share of them.
-        record.total_rows = check_table(Path(record.path))[1]
+        record.total_rows = check_table(path)[1]
         db.session.commit()
-    failed: list[dict[str, Any]] = []
-    valid: list[tuple[int, dict, dict]] = []
-
-    def refuse(number: int, row: dict, errors: dict) -> None:
-        counts["failed"] += 1
-        failed.append({"import_id": record.id, "row_number": number, "data": row, "errors": errors})
-
-    def save_valid() -> None:
-        for (number, row, _), outcome in zip(
-            valid, _save_rows(imp, [v for _, _, v in valid], record), strict=True
-        ):
-            if isinstance(outcome, dict):
-                refuse(number, row, outcome)
-            else:
-                counts[outcome] += 1
-        valid.clear()
-
+    total_rows, done = record.total_rows, record.processed_rows
+    counts = {
+        "created": record.created_rows,
+        "updated": record.updated_rows,
+        "failed": record.failed_rows,
+        "total": done,
+    }
+    chunk: list[tuple[int, dict, dict | None, dict]] = []  # (number, row, values, errors)
+    seen = 0
     for number, row in rows:
-        counts["total"] += 1
-        values, errors = imp.validate(row, record.user_id)
-        if errors:
-            refuse(number, row, errors)
-        else:
-            valid.append((number, row, values))
-        if counts["total"] % CHUNK_SIZE == 0:
-            save_valid()
-            _save_chunk(record, counts, failed, report)
-    save_valid()
-    _save_chunk(record, counts, failed, report)
+        seen += 1
+        if seen <= done:  # stored by an earlier run
+            continue
+        values, errors = imp.validate(row, user_id)
+        chunk.append((number, row, values, errors))
+        if len(chunk) == CHUNK_SIZE:
+            _save_chunk(record, imp, chunk, counts, user_id, dry_run)
+            _report(report, counts, total_rows)
+    _save_chunk(record, imp, chunk, counts, user_id, dry_run)
+    _report(report, counts, total_rows)
     record.status, record.finished_at = "completed", utcnow()
     db.session.commit()
     return record
 
 
-def _save_rows(imp: Importer, values: list[dict], record: Import) -> list[str | dict]:
-    """Save a chunk at once; if the database refuses it, row by row so that only the rows it
-    refuses are refused (each outcome: "created", "updated" or the errors)."""
-    try:
-        with db.session.begin_nested():
-            return imp.save_many(values, record.user_id, record.dry_run)
-    except Exception:  # the row-by-row pass below records each row the database refuses
-        pass
-    outcomes: list[str | dict] = []
-    for value in values:
-        try:
-            with db.session.begin_nested():
-                outcomes.append(imp.save(value, record.user_id, record.dry_run))
-        except Exception as exc:  # a row the database refuses (a duplicate id, …)
-            outcomes.append({"row": [f"{type(exc).__name__}: {_human(exc)}"]})
-    return outcomes
-
-
-def _save_chunk(record: Import, counts: dict, failed: list, report) -> None:
-    if failed:
-        db.session.execute(insert(FailedImportRow), failed)
-        failed.clear()
+def _save_chunk(record: Import, imp: Importer, chunk: list, counts: dict, user_id, dry_run) -> None:
+    """Write one validated chunk, its refused rows and the counts in one transaction."""
+    valid = [(number, row, values) for number, row, values, errors in chunk if not errors]
+    refused = [
+        {"import_id": record.id, "row_number": number, "data": row, "errors": errors}
+        for number, row, _, errors in chunk
+        if errors
+    ]
+    outcomes = _save_rows(imp, [values for _, _, values in valid], user_id, dry_run)
+    for (number, row, _), outcome in zip(valid, outcomes, strict=True):
+        if isinstance(outcome, dict):
+            refused.append(
+                {"import_id": record.id, "row_number": number, "data": row, "errors": outcome}
+            )
+        else:
+            counts[outcome] += 1
+    if refused:
+        refused.sort(key=lambda r: r["row_number"])
+        db.session.execute(insert(FailedImportRow), refused)
+    counts["failed"] += len(refused)
+    counts["total"] += len(chunk)
     record.processed_rows = counts["total"]
     record.total_rows = max(record.total_rows, counts["total"])
     record.created_rows, record.updated_rows = counts["created"], counts["updated"]
     record.failed_rows = counts["failed"]
     db.session.commit()
+    chunk.clear()
+
+
+def _save_rows(imp: Importer, values: list[dict], user_id, dry_run: bool) -> list[str | dict]:
+    """Save a chunk at once; if the database refuses a row in it, row by row so that only the
+    rows it refuses are refused (each outcome: "created", "updated" or the errors). Any other
+    error (a busy database, a lost connection) is no fault of a row and stops the import."""
+    if not values:
+        return []
+    # No savepoint around the chunk: the importer's reads then run before any write, outside the
+    # transaction, and the write lock is taken at its first write. Nothing else is pending (the
+    # last chunk was committed), so a refused chunk is rolled back whole.
+    try:
+        return imp.save_many(values, user_id, dry_run)
+    except (IntegrityError, DataError):
+        db.session.rollback()
+    outcomes: list[str | dict] = []
+    for value in values:
+        try:
+            with db.session.begin_nested():
+                outcomes.append(imp.save(value, user_id, dry_run))
+        except (IntegrityError, DataError) as exc:  # a row the database refuses (a duplicate id)
+            outcomes.append({"row": [database_error_message(exc)]})
+    return outcomes
+
+
+def _report(report, counts: dict, total_rows: int) -> None:
     if report:
         report(
-            progress=100 * counts["total"] / max(record.total_rows, 1),
-            message=f"{counts['total']} of {record.total_rows} rows read, "
-            f"{counts['failed']} refused",
+            progress=100 * counts["total"] / max(total_rows, 1),
+            message=f"{counts['total']} of {total_rows} rows read, {counts['failed']} refused",
         )
+
+
+def _stop_message(exc: Exception, stored: int) -> str:
+    """Why an import stopped, for its page: the file's fault, or the database's (no SQL)."""
+    if isinstance(exc, FileRefused):
+        return str(exc)
+    if is_busy(exc):
+        return (
+            f"The database was busy; the rows after row {stored} were not stored. "
+            "Retry the import: it continues from there."
+        )
+    meaning = database_error_message(exc) or f"{type(exc).__name__}: {exc}"
+    return f"The import stopped after {stored} rows ({meaning}). Retry it to continue from there."
+
+
+def end_import(import_id: int, status: str, error: str) -> None:
+    """Mark an import that its job stopped (``cancelled`` or ``failed``) unless it finished."""
+    record = db.session.get(Import, import_id)
+    if record is not None and record.status != "completed":
+        record.status, record.error, record.finished_at = status, error, utcnow()
+        db.session.commit()
 
 
 def failed_rows(import_id: int, limit: int = 100, after_row: int = 0) -> list[FailedImportRow]:
