@@ -32,6 +32,23 @@
     }
   });
 
+  // Polling costs nothing while nobody looks: a tab in the background asks for no refresh, and
+  // a table with ticked boxes is not replaced under the user's hand (no eval in hx-trigger,
+  // which the Content-Security-Policy refuses).
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    var trigger = (elt.getAttribute && elt.getAttribute("hx-trigger")) || "";
+    if (trigger.indexOf("every ") === -1) return;
+    if (document.hidden) {
+      event.preventDefault();
+      return;
+    }
+    if (elt.hasAttribute("data-poll-pauses-while-ticked") &&
+        elt.querySelector("input[type=checkbox][name=ids]:checked")) {
+      event.preventDefault();
+    }
+  });
+
   // The browser's time zone, for users whose setting is "the browser's" (read by the server).
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;

@@ -6,9 +6,12 @@ from __future__ import annotations
 import ast
 import importlib
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("webapp", "tasks", "jobkit")
@@ -189,3 +192,35 @@ def test_every_area_registers_its_commands_and_nav(app):
         group, sub = name.split(" ", 1)
         assert sub in app.cli.commands[group].commands
     assert importlib.import_module("webapp.app").create_app is not None
+
+
+INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.I)
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
+TRIGGER_FILTER = re.compile(r'hx-trigger="[^"]*(?<![\w:\]])\[')
+
+
+@pytest.mark.parametrize(
+    "pattern, sample",
+    [
+        (INLINE_HANDLER, '<button onclick="go()">'),
+        (INLINE_SCRIPT, "<script>alert(1)</script>"),
+        (TRIGGER_FILTER, 'hx-trigger="every 2s [x()]"'),
+    ],
+)
+def test_the_template_scan_sees_inline_script(pattern, sample):
+    assert pattern.search(sample)
+
+
+def test_a_css_selector_in_a_trigger_is_no_filter():
+    assert not TRIGGER_FILTER.search('hx-trigger="input changed from:input[name=q]"')
+
+
+def test_no_template_runs_inline_script():
+    # The Content-Security-Policy allows scripts from our own files only: no on* handlers, no
+    # inline <script>, no hx-trigger filters (htmx evaluates those as code).
+    found = []
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        source = path.read_text()
+        for pattern in (INLINE_HANDLER, INLINE_SCRIPT, TRIGGER_FILTER):
+            found += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in pattern.finditer(source)]
+    assert found == []

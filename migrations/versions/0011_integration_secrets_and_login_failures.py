@@ -27,6 +27,7 @@ def upgrade():
         sa.Column('key', sa.String(length=300), nullable=False),
         sa.Column('at', webapp.models.base.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint('id'),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table('login_failures', schema=None) as batch_op:
         batch_op.create_index('ix_login_failures_key_at', ['key', 'at'], unique=False)

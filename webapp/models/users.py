@@ -97,4 +97,4 @@ class LoginFailure(db.Model):
     key: Mapped[str] = mapped_column(String(300))  # "account:<e-mail>", "address:<ip>", …
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"), IDS_NEVER_REUSED)
