@@ -22,7 +22,7 @@ from tests.fake_tvmaze import FakeServer
 from webapp.extensions import db
 from webapp.models.integrations import Integration
 from webapp.models.jobs import JobLog
-from webapp.services import outbound
+from webapp.services import batches, outbound
 from webapp.services.integrations import create_integration
 from webapp.services.users import create_user, issue_token, user_by_email
 
@@ -235,6 +235,28 @@ def test_another_operators_job_cannot_be_retried_or_cancelled(app, people, jobs_
     retried = db.session.scalars(select(JobLog).where(JobLog.retry_of == a_job)).one()
     assert retried.user_id == jobs_of_a["integration"].user_id
     assert retried.id in api_ids(people["a"]) and retried.id not in api_ids(b)
+
+
+def test_another_operators_batch_members_are_neither_retried_nor_cancelled(app, people, users):
+    a = user_by_email("operator@example.com")
+    batch = batches.create_batch("a's batch", 2, user_id=a.id)
+    failed, pending = (
+        JobLog(task="noop", status="failed", user_id=a.id, batch_id=batch.id),
+        JobLog(task="noop", status="pending", user_id=a.id, batch_id=batch.id),
+    )
+    db.session.add_all([failed, pending])
+    db.session.commit()
+    b = people["b"]
+    retried = b.post(f"/api/batches/{batch.id}/retry-failed", headers=b.token)
+    assert retried.status_code == 202 and retried.get_json()["retried"] == 0
+    b.post(f"/batches/{batch.id}/retry-failed")
+    b.post(f"/api/batches/{batch.id}/cancel", headers=b.token)
+    b.post(f"/batches/{batch.id}/cancel")
+    assert db.session.scalar(select(JobLog.id).where(JobLog.retry_of == failed.id)) is None
+    db.session.expire_all()
+    assert db.session.get(JobLog, pending.id).status == "pending"
+    own = people["a"].post(f"/api/batches/{batch.id}/retry-failed", headers=people["a"].token)
+    assert own.get_json()["retried"] == 1
 
 
 def test_scheduled_integration_jobs_belong_to_the_integrations_owner(app, people, users):

@@ -8,6 +8,7 @@ from webapp.api.schemas import Alert, Batch, BatchRetry, Consumer, Pause, Queue
 from webapp.models.base import isoformat
 from webapp.models.users import Role
 from webapp.services import alerts, batches, consumers
+from webapp.services.ownership import viewer_of
 
 QUEUE_NAME = {"type": "string", "enum": list(Queue.__args__)}
 
@@ -70,7 +71,7 @@ def get_batch(batch_id: int):
 def cancel_batch(batch_id: int):
     """Cancel the batch's pending and running jobs (operator)"""
     batches.progress(batch_id)
-    batches.cancel_batch(batch_id)
+    batches.cancel_batch(batch_id, viewer_of(current_user))
     return batches.progress(batch_id).to_dict()
 
 
@@ -83,7 +84,7 @@ def cancel_batch(batch_id: int):
 def retry_batch_failures(batch_id: int):
     """Retry the batch's failed jobs together (operator)"""
     batches.progress(batch_id)
-    new_ids = batches.retry_failed(batch_id, current_user.id)
+    new_ids = batches.retry_failed(batch_id, current_user.id, viewer_of(current_user))
     return {"retried": len(new_ids), "job_ids": new_ids}, 202
 
 

@@ -47,7 +47,8 @@ def cancel_batch(batch_id: int):
     batch_context(batch_id)
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
-    flash(f"Cancelled {batches.cancel_batch(batch_id)} unfinished job(s).", "success")
+    cancelled = batches.cancel_batch(batch_id, viewer_of(current_user))
+    flash(f"Cancelled {cancelled} unfinished job(s).", "success")
     return redirect(url_for("jobs.batch", batch_id=batch_id))
 
 
@@ -57,6 +58,6 @@ def retry_batch(batch_id: int):
     batch_context(batch_id)
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
-    new_ids = batches.retry_failed(batch_id, current_user.id)
+    new_ids = batches.retry_failed(batch_id, current_user.id, viewer_of(current_user))
     flash(f"Retried {len(new_ids)} failed job(s) of the batch.", "success")
     return redirect(url_for("jobs.batch", batch_id=batch_id))

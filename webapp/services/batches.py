@@ -13,6 +13,7 @@ from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobBatch, JobLog, JobStatus
 from webapp.services.jobs import JobError, cancel_job, retry_jobs
+from webapp.services.ownership import Viewer, visible_job_ids
 
 
 class BatchError(NotFound):
@@ -106,13 +107,18 @@ def recent_batches(limit: int = 20) -> list[BatchProgress]:
     return [progress(batch_id) for batch_id in ids]
 
 
-def cancel_batch(batch_id: int) -> int:
-    """Cancel every pending job of the batch; returns how many."""
+def cancel_batch(batch_id: int, viewer: Viewer | None = None) -> int:
+    """Cancel every pending or running job of the batch that ``viewer`` may see; how many."""
     batch = get_batch(batch_id)
-    ids = list(
-        db.session.scalars(
-            select(JobLog.id).where(JobLog.batch_id == batch_id, JobLog.status.in_(ACTIVE_STATUSES))
-        )
+    ids = visible_job_ids(
+        list(
+            db.session.scalars(
+                select(JobLog.id).where(
+                    JobLog.batch_id == batch_id, JobLog.status.in_(ACTIVE_STATUSES)
+                )
+            )
+        ),
+        viewer,
     )
     for job_id in ids:
         try:
@@ -136,10 +142,13 @@ def failed_job_ids(batch_id: int) -> list[int]:
     )
 
 
-def retry_failed(batch_id: int, user_id: int | None = None) -> list[int]:
-    """Retry every member whose latest attempt failed, in the same batch; the new job ids."""
+def retry_failed(
+    batch_id: int, user_id: int | None = None, viewer: Viewer | None = None
+) -> list[int]:
+    """Retry every member whose latest attempt failed, in the same batch (those ``viewer`` may
+    see: another user's jobs are left alone); the new job ids."""
     get_batch(batch_id)
-    new_ids, _ = retry_jobs(failed_job_ids(batch_id), user_id)
+    new_ids, _ = retry_jobs(visible_job_ids(failed_job_ids(batch_id), viewer), user_id)
     return new_ids
 
 
