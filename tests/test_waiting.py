@@ -90,3 +90,28 @@ def test_reasons_for_a_page_and_counts_for_the_dashboard(app):
     assert waiting_counts() == {"retry": 1, "paused": 1, "no_consumer": 0, "busy": 0, "queued": 1}
     job(status="running")
     assert waiting_counts()["busy"] == 1
+
+
+def test_the_api_says_why_a_pending_job_waits(client, bearer, app):
+    waiting = job()
+    done = job(status="completed")
+    listed = client.get("/api/job-logs", headers=bearer("viewer")).get_json()["items"]
+    reasons = {item["id"]: item["waiting_reason"] for item in listed}
+    assert reasons[done.id] is None
+    assert reasons[waiting.id]["code"] == "no_consumer"
+    assert reasons[waiting.id]["message"].startswith("No consumer is alive")
+    one = client.get(f"/api/job-logs/{waiting.id}", headers=bearer("viewer")).get_json()
+    assert one["waiting_reason"] == reasons[waiting.id]
+    description = client.get("/api/openapi.json").get_json()
+    assert "waiting_reason" in description["components"]["schemas"]["JobLog"]["properties"]
+
+
+def test_a_pending_jobs_page_says_why_it_waits(client, login, app):
+    login("viewer")
+    consumers.register("host:1", 1, 2)
+    at = utcnow() + timedelta(minutes=5)
+    waiting = job(next_attempt_at=at, attempts=1, max_attempts=3)
+    page = client.get(f"/jobs/{waiting.id}").get_data(as_text=True)
+    assert 'data-reason="retry"' in page and "attempt 2 of 3" in page
+    done = job(status="completed")
+    assert "Why it waits" not in client.get(f"/jobs/{done.id}").get_data(as_text=True)

@@ -24,6 +24,7 @@ from markupsafe import Markup
 
 from webapp.areas import nav_entries, record_page
 from webapp.models.jobs import QUEUES, JobStatus
+from webapp.services.waiting import waiting_reason
 
 
 def is_fragment_request() -> bool:
@@ -157,6 +158,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(percent)
     app.add_template_global(record_url)
     app.add_template_global(nav_entries)
+    app.add_template_global(waiting_reason)
 
     @app.context_processor
     def common() -> dict[str, Any]:

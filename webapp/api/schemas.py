@@ -72,6 +72,13 @@ class JobSource(BaseModel):
     id: int
 
 
+class WaitingReason(BaseModel):
+    """Why a pending job is not running."""
+
+    code: Literal["retry", "paused", "no_consumer", "busy", "queued"]
+    message: str
+
+
 class JobLog(BaseModel):
     """One run of a background task."""
 
@@ -99,6 +106,9 @@ class JobLog(BaseModel):
     finished_at: Timestamp | None
     duration_s: float | None
     tags: list[str]
+    waiting_reason: WaitingReason | None = Field(
+        None, description="while pending: why it is not running"
+    )
 
 
 class JobLogQuery(Query):
