@@ -397,3 +397,21 @@ def test_a_series_search_for_a_number_beyond_any_id_is_only_text(client, login):
     for query in (HUGE, "²"):
         response = client.get("/series", query_string={"q": query})
         assert response.status_code == 200 and "No series" in response.get_data(as_text=True)
+
+
+def test_a_multipart_part_without_a_name_is_no_500(client, bearer):
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name=""\r\n\r\nx\r\n'
+        b"--B\r\nContent-Disposition: form-data\r\n\r\ny\r\n--B--\r\n"
+    )
+    response = client.post(
+        "/api/imports",
+        data=body,
+        headers={**bearer("operator"), "Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert response.status_code in (400, 422), response.get_data(as_text=True)
+
+
+def test_an_audit_cursor_past_any_id_is_no_500(client, login):
+    login("admin")
+    assert client.get("/audit", query_string={"cursor": str(2**63)}).status_code == 400

@@ -175,6 +175,8 @@ class BoundedJSONProvider(DefaultJSONProvider):
 def refuse_nul(pairs: Iterable[tuple[str, str]], where: str) -> None:
     """BadRequest naming the first field whose name or value holds a NUL character."""
     for key, value in pairs:
+        # a multipart part without a usable name comes through as None
+        key, value = key or "", value or ""
         if "\x00" in key or "\x00" in value:
             name = key.replace("\x00", "")
             raise BadRequest(f"{where} {name!r} must not contain a NUL character", field=name)

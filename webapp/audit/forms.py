@@ -2,6 +2,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
+from webapp.boundary import MAX_ID
+
 
 class AuditFilterForm(FlaskForm):
     """The /audit filters, read from the query string."""
@@ -19,4 +21,4 @@ class AuditFilterForm(FlaskForm):
     until = DateTimeLocalField(
         "Until (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
     )
-    cursor = IntegerField(validators=[Optional(), NumberRange(min=1)])
+    cursor = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
