@@ -17,7 +17,8 @@ KINDS = ("queue", "task")
 CACHE_SECONDS = 2.0
 
 _cache_lock = threading.Lock()
-_cache: tuple[float, set[tuple[str, str]]] = (0.0, set())
+# Per database (a process may serve more than one app, as tests do): when read, and the pauses.
+_cache: tuple[object, float, set[tuple[str, str]]] = (None, 0.0, set())
 
 # Called as listener(action, kind, name), action "pause" or "resume", inside the transaction
 # that makes the change: the app records who did it without this framework knowing how.
@@ -69,18 +70,19 @@ def paused() -> list[Pause]:
 def _forget() -> None:
     global _cache
     with _cache_lock:
-        _cache = (0.0, set())
+        _cache = (None, 0.0, set())
 
 
 def is_paused(queue: str, task: str) -> str | None:
     """Why a job of ``task`` on ``queue`` must wait now, or None. Read at most every 2 s."""
     global _cache
     now = time.monotonic()
-    fetched_at, entries = _cache  # one tuple, replaced whole: readable without the lock
-    if now - fetched_at > CACHE_SECONDS:
+    engine = db.engine
+    cached_for, fetched_at, entries = _cache  # one tuple, replaced whole: readable unlocked
+    if cached_for is not engine or now - fetched_at > CACHE_SECONDS:
         entries = {(p.kind, p.name) for p in db.session.scalars(select(Pause))}
         with _cache_lock:
-            _cache = (now, entries)
+            _cache = (engine, now, entries)
     if ("queue", queue) in entries:
         return f"the {queue} queue is paused"
     if ("task", task) in entries:

@@ -63,7 +63,7 @@ def test_each_user_sees_and_manages_only_their_own_integrations(client, login, u
     theirs = integration_service.create_integration(
         users["admin"].id, "tvmaze_upcoming", "Admin's", {"tvmaze_id": 83}, 60
     )
-    login("viewer")
+    login("operator")  # viewers read integrations, never create or change them
     created = client.post(
         "/integrations",
         data={
@@ -93,7 +93,7 @@ def test_each_user_sees_and_manages_only_their_own_integrations(client, login, u
 
 
 def test_integration_form_errors(client, login):
-    login("viewer")
+    login("operator")
     bad_url = client.post(
         "/integrations",
         data={"service": "json_url", "update_frequency_minutes": "5", "url": "not a url"},
