@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
@@ -24,6 +23,7 @@ from markupsafe import Markup
 
 from webapp.areas import nav_entries, record_page
 from webapp.models.jobs import QUEUES, JobStatus
+from webapp.services.timing import zone_names
 from webapp.services.waiting import waiting_reason
 
 
@@ -85,10 +85,9 @@ def viewer_zone() -> ZoneInfo:
     return ZoneInfo("UTC")
 
 
-@functools.cache
 def available_zones() -> frozenset[str]:
-    """The IANA zone names this machine knows."""
-    return frozenset(available_timezones())
+    """The IANA zone names a viewer may choose (the schedules' list)."""
+    return zone_names()
 
 
 def _utc(value: datetime) -> datetime:

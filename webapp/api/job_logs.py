@@ -16,19 +16,7 @@ from webapp.models.users import Role
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
 from webapp.services.ownership import viewer_of
-from webapp.services.waiting import waiting_reasons
-
-
-def described(jobs) -> list[dict]:
-    """The jobs' JSON, each pending one with why it waits (what they share read once)."""
-    reasons = waiting_reasons(list(jobs))
-    return [
-        {
-            **job.to_dict(),
-            "waiting_reason": reasons[job.id].as_json() if job.id in reasons else None,
-        }
-        for job in jobs
-    ]
+from webapp.services.waiting import with_waiting_reasons
 
 
 @api_route("/job-logs", ["GET"], query=JobLogQuery, responses={200: JobLogPage})
@@ -50,7 +38,7 @@ def list_job_logs(query: JobLogQuery):
     items, next_cursor = job_service.list_jobs(
         filters, query.limit, query.cursor, oldest_first=query.order == "oldest"
     )
-    return {"items": described(items), "next_cursor": next_cursor}
+    return {"items": with_waiting_reasons(items), "next_cursor": next_cursor}
 
 
 @api_route("/job-logs/stats", ["GET"], responses={200: JobStats})
@@ -62,7 +50,7 @@ def job_log_stats():
 @api_route("/job-logs/<int:job_id>", ["GET"], responses={200: JobLog})
 def get_job_log(job_id: int):
     """One job log"""
-    return described([job_service.get_job(job_id, viewer_of(current_user))])[0]
+    return with_waiting_reasons([job_service.get_job(job_id, viewer_of(current_user))])[0]
 
 
 @api_route(
@@ -89,7 +77,7 @@ def retry_job_log(job_id: int):
     """Retry a failed or cancelled job as a new job (operator)"""
     job_service.get_job(job_id, viewer_of(current_user))  # another user's job is not found
     new_id = job_service.retry_job(job_id, current_user.id)
-    return job_service.get_job(new_id).to_dict(), 202
+    return with_waiting_reasons([job_service.get_job(new_id)])[0], 202
 
 
 @api_route(

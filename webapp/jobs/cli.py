@@ -9,6 +9,7 @@ from webapp.cli.params import MOMENT, TEXT
 from webapp.services import batches
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
+from webapp.services.waiting import with_waiting_reasons
 
 jobs_cli = AppGroup("jobs", help="Job logs: list, show, cancel, retry, prune.")
 batches_cli = AppGroup("batches", help="Batches of jobs dispatched together.")
@@ -16,7 +17,7 @@ batches_cli = AppGroup("batches", help="Batches of jobs dispatched together.")
 
 def echo_jobs(jobs, as_json: bool) -> None:
     if as_json:
-        echo_json([job.to_dict() for job in jobs])
+        echo_json(with_waiting_reasons(jobs))
         return
     if not jobs:
         click.echo("No jobs.")
@@ -65,7 +66,7 @@ def show(job_id: int, as_json: bool) -> None:
     """One job log."""
     job = job_service.get_job(job_id)
     if as_json:
-        echo_json(job.to_dict())
+        echo_json(with_waiting_reasons([job])[0])
         return
     click.echo(describe_job(job))
 

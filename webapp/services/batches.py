@@ -107,9 +107,17 @@ def recent_batches(limit: int = 20) -> list[BatchProgress]:
     return [progress(batch_id) for batch_id in ids]
 
 
+def _acted_on_by(batch: JobBatch, viewer: Viewer | None) -> JobBatch:
+    """The batch, when ``viewer`` may act on it: their own, an ownerless one, or any for an
+    admin (or for no viewer: the CLI, the system); otherwise it is not found."""
+    if viewer is not None and not viewer.is_admin and batch.user_id not in (None, viewer.user_id):
+        raise BatchError(f"batch {batch.id} not found")
+    return batch
+
+
 def cancel_batch(batch_id: int, viewer: Viewer | None = None) -> int:
     """Cancel every pending or running job of the batch that ``viewer`` may see; how many."""
-    batch = get_batch(batch_id)
+    batch = _acted_on_by(get_batch(batch_id), viewer)
     ids = visible_job_ids(
         list(
             db.session.scalars(
@@ -147,7 +155,7 @@ def retry_failed(
 ) -> list[int]:
     """Retry every member whose latest attempt failed, in the same batch (those ``viewer`` may
     see: another user's jobs are left alone); the new job ids."""
-    get_batch(batch_id)
+    _acted_on_by(get_batch(batch_id), viewer)
     new_ids, _ = retry_jobs(visible_job_ids(failed_job_ids(batch_id), viewer), user_id)
     return new_ids
 

@@ -44,14 +44,20 @@ class TimingError(Invalid):
         super().__init__(message, field=field)
 
 
+# Names the zone database holds that are no place: "localtime" is whatever the server is set
+# to, "Factory" and "posixrules" are artefacts of the database itself.
+NOT_PLACES = frozenset({"localtime", "Factory", "posixrules"})
+
+
 @cache
-def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+def zone_names() -> frozenset[str]:
+    """The IANA zones a schedule or a user may choose."""
+    return frozenset(available_timezones()) - NOT_PLACES
 
 
 def zone(name: Any) -> ZoneInfo:
     """The IANA time zone called ``name``; TimingError for anything else ("America", "Etc")."""
-    if not isinstance(name, str) or len(name) > MAX_ZONE_LENGTH or name not in _zone_names():
+    if not isinstance(name, str) or len(name) > MAX_ZONE_LENGTH or name not in zone_names():
         shown = repr(name if not isinstance(name, str) or len(name) <= 40 else name[:40] + "…")
         raise TimingError(
             f"unknown time zone {shown}; use an IANA name like Europe/Berlin", "timezone"

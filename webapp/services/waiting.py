@@ -184,3 +184,13 @@ def waiting_counts() -> dict[str, int]:
     else:
         counts["queued"] = rest
     return counts
+
+
+def with_waiting_reasons(jobs: list[JobLog]) -> list[dict]:
+    """The jobs as the API and ``--json`` show them: each one's JSON with its
+    ``waiting_reason`` (None unless pending), what they share read once."""
+    reasons = waiting_reasons(list(jobs))
+    return [
+        {**job.to_dict(), "waiting_reason": r.as_json() if (r := reasons.get(job.id)) else None}
+        for job in jobs
+    ]
