@@ -80,14 +80,9 @@ def viewer_zone() -> ZoneInfo:
         request.cookies.get(ZONE_COOKIE) if has_request_context() else None,
         current_app.config.get("DISPLAY_TIMEZONE"),
     ):
-        if name and name in available_zones():
+        if name and name in zone_names():
             return ZoneInfo(name)
     return ZoneInfo("UTC")
-
-
-def available_zones() -> frozenset[str]:
-    """The IANA zone names a viewer may choose (the schedules' list)."""
-    return zone_names()
 
 
 def _utc(value: datetime) -> datetime:

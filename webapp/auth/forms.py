@@ -2,7 +2,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField
 from wtforms.validators import DataRequired, Length
 
-from webapp.templating import available_zones
+from webapp.services.timing import zone_names
 
 
 class LoginForm(FlaskForm):
@@ -23,5 +23,5 @@ class AccountForm(FlaskForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.timezone.choices = [("", "The browser's time zone")] + [
-            (name, name) for name in sorted(available_zones())
+            (name, name) for name in sorted(zone_names())
         ]
