@@ -2,8 +2,8 @@
 every worker busy, or behind other jobs in its queue.
 
 The reasons are checked in that order, the first that holds is the answer. What every job shares
-(pauses, consumers, running jobs) is read once per ``Situation``, so a page of jobs costs one
-count per job at most.
+(pauses, consumers, running jobs) is read once per ``Situation``, and the jobs ahead of a page's
+jobs are counted in one statement, so a page of jobs costs the same few statements as one job.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import QUEUES, Consumer, JobLog, JobStatus, Pause
 from webapp.models.users import User
 from webapp.services import consumers
+from webapp.services.ownership import Viewer, visible_jobs
 
 # Counting the jobs ahead stops here: "more than 10,000" is as useful as the exact figure.
 AHEAD_COUNTED = 10_000
@@ -82,9 +83,8 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def jobs_ahead(job: JobLog, now: datetime) -> int:
-    """Pending jobs a worker takes before this one: those of higher-priority queues and the
-    older ones of its own queue, leaving out jobs waiting for a retry later on."""
+def _ahead_query(job: JobLog, now: datetime):
+    """The capped count of pending jobs a worker takes before ``job``, as a scalar subquery."""
     higher = QUEUES[: QUEUES.index(job.queue)] if job.queue in QUEUES else ()
     ready = or_(JobLog.next_attempt_at.is_(None), JobLog.next_attempt_at <= now)
     ahead = (
@@ -100,16 +100,32 @@ def jobs_ahead(job: JobLog, now: datetime) -> int:
         .limit(AHEAD_COUNTED + 1)
         .subquery()
     )
-    return db.session.scalar(select(func.count()).select_from(ahead)) or 0
+    return select(func.count()).select_from(ahead).scalar_subquery()
 
 
-def waiting_reason(job: JobLog, situation: Situation | None = None) -> WaitingReason | None:
-    """Why ``job`` is not running, or None when it is not pending."""
-    if job.status != JobStatus.PENDING.value:
-        return None
-    situation = situation or Situation.read()
-    now = situation.now
-    if job.next_attempt_at is not None and job.next_attempt_at > now:
+def jobs_ahead(job: JobLog, now: datetime) -> int:
+    """Pending jobs a worker takes before this one: those of higher-priority queues and the
+    older ones of its own queue, leaving out jobs waiting for a retry later on."""
+    return jobs_ahead_of([job], now)[job.id]
+
+
+# A page lists at most this many jobs; more are counted in several statements of this size.
+AHEAD_PER_STATEMENT = 100
+
+
+def jobs_ahead_of(jobs: list[JobLog], now: datetime) -> dict[int, int]:
+    """``jobs_ahead`` of every job in ``jobs``, in one statement per hundred jobs."""
+    counts: dict[int, int] = {}
+    for start in range(0, len(jobs), AHEAD_PER_STATEMENT):
+        chunk = jobs[start : start + AHEAD_PER_STATEMENT]
+        row = db.session.execute(select(*(_ahead_query(job, now) for job in chunk))).one()
+        counts.update((job.id, count or 0) for job, count in zip(chunk, row, strict=True))
+    return counts
+
+
+def _reason_before_the_queue(job: JobLog, situation: Situation) -> WaitingReason | None:
+    """The first reason that holds other than the job's place in the queues, if any."""
+    if job.next_attempt_at is not None and job.next_attempt_at > situation.now:
         return WaitingReason(
             "retry",
             f"Waiting for its retry at {_when(job.next_attempt_at)} "
@@ -139,7 +155,10 @@ def waiting_reason(job: JobLog, situation: Situation | None = None) -> WaitingRe
         return WaitingReason(
             "busy", f"All {situation.workers} workers are busy (with jobs {shown}{more})."
         )
-    ahead = jobs_ahead(job, now)
+    return None
+
+
+def _place_in_the_queues(ahead: int) -> WaitingReason:
     if ahead > AHEAD_COUNTED:
         return WaitingReason("queued", f"More than {AHEAD_COUNTED:,} jobs are ahead of it.")
     if ahead:
@@ -148,41 +167,61 @@ def waiting_reason(job: JobLog, situation: Situation | None = None) -> WaitingRe
     return WaitingReason("queued", "Next in line: a worker takes it at its next poll.")
 
 
+def waiting_reason(job: JobLog, situation: Situation | None = None) -> WaitingReason | None:
+    """Why ``job`` is not running, or None when it is not pending."""
+    if job.status != JobStatus.PENDING.value:
+        return None
+    situation = situation or Situation.read()
+    reason = _reason_before_the_queue(job, situation)
+    return reason or _place_in_the_queues(jobs_ahead(job, situation.now))
+
+
 def waiting_reasons(jobs: list[JobLog]) -> dict[int, WaitingReason]:
-    """The reason of every pending job in ``jobs``, reading what they share once."""
+    """The reason of every pending job in ``jobs`` in a bounded number of statements, however
+    many jobs: what they share read once, and the jobs ahead of each counted together."""
     pending = [job for job in jobs if job.status == JobStatus.PENDING.value]
     if not pending:
         return {}
     situation = Situation.read()
-    return {job.id: reason for job in pending if (reason := waiting_reason(job, situation))}
+    reasons: dict[int, WaitingReason] = {}
+    queued = []
+    for job in pending:
+        reason = _reason_before_the_queue(job, situation)
+        if reason is None:
+            queued.append(job)
+        else:
+            reasons[job.id] = reason
+    for job_id, ahead in jobs_ahead_of(queued, situation.now).items():
+        reasons[job_id] = _place_in_the_queues(ahead)
+    return reasons
 
 
-def waiting_counts() -> dict[str, int]:
-    """Pending jobs counted by reason, for the dashboard: a few counts, never a row per job."""
+def waiting_counts(viewer: Viewer | None = None) -> dict[str, int]:
+    """Pending jobs (of those ``viewer`` may see) counted by reason, for the dashboard: one
+    grouped count over the pending jobs, never a row per job. Jobs neither retrying nor paused
+    wait for the same thing, so they all count as no consumer, busy, or queued."""
     situation = Situation.read()
-    now = situation.now
-    pending = JobLog.status == JobStatus.PENDING.value
-    retry = JobLog.next_attempt_at > now
-    counts = dict.fromkeys(CODES, 0)
-    counts["retry"] = db.session.scalar(select(func.count()).where(pending, retry)) or 0
-    not_retry = or_(JobLog.next_attempt_at.is_(None), JobLog.next_attempt_at <= now)
     paused_queues = [name for kind, name in situation.pauses if kind == "queue"]
     paused_tasks = [name for kind, name in situation.pauses if kind == "task"]
-    is_paused = or_(JobLog.queue.in_(paused_queues), JobLog.task.in_(paused_tasks))
-    if paused_queues or paused_tasks:
-        counts["paused"] = (
-            db.session.scalar(select(func.count()).where(pending, not_retry, is_paused)) or 0
-        )
-    rest_where = [pending, not_retry]
-    if paused_queues or paused_tasks:
-        rest_where.append(~is_paused)
-    rest = db.session.scalar(select(func.count()).where(*rest_where)) or 0
     if situation.workers == 0:
-        counts["no_consumer"] = rest
+        rest = "no_consumer"
     elif len(situation.running) >= situation.workers:
-        counts["busy"] = rest
+        rest = "busy"
     else:
-        counts["queued"] = rest
+        rest = "queued"
+    reason = case(
+        (JobLog.next_attempt_at > situation.now, "retry"),
+        (or_(JobLog.queue.in_(paused_queues), JobLog.task.in_(paused_tasks)), "paused"),
+        else_=rest,
+    ).label("reason")
+    rows = db.session.execute(
+        select(reason, func.count())
+        .where(JobLog.status == JobStatus.PENDING.value, visible_jobs(viewer))
+        .group_by(reason)
+    )
+    counts = dict.fromkeys(CODES, 0)
+    for code, count in rows:
+        counts[code] += count
     return counts
 
 
