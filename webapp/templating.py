@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
+    Response,
     current_app,
     has_request_context,
     make_response,
@@ -57,6 +59,27 @@ def render_page(template: str, blocks: Sequence[str], live: bool = False, **cont
     response.vary.add("HX-Request")
     if live:
         response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def render_live(
+    template: str, blocks: Sequence[str], version: Hashable, context: Callable[[], dict]
+) -> Response:
+    """A live page answered as ``render_page``, with an ETag made of ``version`` (what the page
+    shows, in cheap reads), the viewer (user, role, time zone) and the part asked for. A poll
+    that sends that ETag back in ``If-None-Match`` gets an empty 304 and ``context`` is never
+    built: a page nobody changes costs the reads of its version only."""
+    target = request.headers.get("HX-Target") if is_fragment_request() else None
+    part = (target if target in blocks else blocks[0]) if is_fragment_request() else "page"
+    viewer = (current_user.get_id(), getattr(current_user, "role", None), viewer_zone().key)
+    digest = hashlib.sha256(repr((version, viewer, part)).encode()).hexdigest()[:32]
+    if request.if_none_match.contains_weak(digest):
+        response = Response(status=304)
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        response = render_page(template, blocks, live=True, **context())
+    response.set_etag(digest)
+    response.vary.update(("HX-Request", "HX-Target", "Cookie"))
     return response
 
 
@@ -124,6 +147,25 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {minutes} min"
 
 
+def job_timing(job: Any) -> dict[str, Any]:
+    """What a job's duration cell says: ``kind`` is "retry" (``seconds`` until its next
+    attempt, ``at``), "running" (``seconds`` so far, since ``since``), "attempts" (a job that
+    ended after several attempts: ``total`` from queued to its end and ``last``, its last
+    attempt's duration), or "plain" (``seconds``, possibly None)."""
+    now = datetime.now(UTC)
+    if job.status == JobStatus.PENDING.value:
+        if job.next_attempt_at is not None:
+            left = max(job.next_attempt_at.timestamp() - now.timestamp(), 0.0)
+            return {"kind": "retry", "seconds": left, "at": _utc(job.next_attempt_at)}
+        return {"kind": "plain", "seconds": None}
+    if job.status == JobStatus.RUNNING.value and job.started_at is not None:
+        return {"kind": "running", "seconds": job.duration_s, "since": _utc(job.started_at)}
+    if job.attempts > 1 and job.finished_at is not None and job.started_at is not None:
+        total = job.finished_at.timestamp() - job.created_at.timestamp()
+        return {"kind": "attempts", "total": max(total, 0.0), "last": job.duration_s}
+    return {"kind": "plain", "seconds": job.duration_s}
+
+
 def percent(value: float | None) -> str:
     """A percentage, or a dash when there was nothing to divide."""
     return "—" if value is None else f"{value:g} %"
@@ -153,6 +195,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(record_url)
     app.add_template_global(nav_entries)
     app.add_template_global(waiting_reason)
+    app.add_template_global(job_timing)
 
     @app.context_processor
     def common() -> dict[str, Any]:

@@ -11,11 +11,12 @@ from webapp.extensions import db
 from webapp.jobs.forms import FailedFilterForm, JobFilterForm
 from webapp.models.jobs import JobLog
 from webapp.models.users import Role
-from webapp.services import audit
+from webapp.services import audit, live
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobError, JobFilters
 from webapp.services.ownership import viewer_of, visible_job_ids
-from webapp.templating import render_page
+from webapp.services.waiting import waiting_reasons
+from webapp.templating import render_live, render_page
 
 bp = Blueprint("jobs", __name__, url_prefix="/")
 
@@ -72,6 +73,7 @@ def jobs_context() -> dict:
         "filters": filters,
         "query": query,
         "jobs": page,
+        "reasons": waiting_reasons(page),
         "next_cursor": next_cursor,
         "first_page": form.cursor.data is None,
         "any_active": any(job.is_active for job in page),
@@ -137,7 +139,15 @@ def job_context(job_id: int) -> dict:
 @bp.route("jobs/<int:job_id>")
 @login_required
 def show(job_id: int):
-    return render_page("jobs/show.html", ("job_status",), live=True, **job_context(job_id))
+    context = job_context(job_id)
+    version = (
+        live.job_version(context["job"]),
+        context["retried_by"],
+        context["retried_by_exists"],
+        tuple(entry.id for entry in context["interventions"]),
+        context["retry_of_job"].id if context["retry_of_job"] else None,
+    )
+    return render_live("jobs/show.html", ("job_status",), version, lambda: context)
 
 
 def _act(job_id: int, action) -> object:
