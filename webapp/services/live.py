@@ -38,7 +38,7 @@ def running_per_queue(viewer: Viewer | None = None) -> dict[str, int]:
         .where(JobLog.status == JobStatus.RUNNING.value, visible_jobs(viewer))
         .group_by(JobLog.queue)
     )
-    return dict(rows.tuples().all())
+    return {queue: count for queue, count in rows}
 
 
 def job_row_version(job: JobLog) -> tuple:
@@ -84,9 +84,7 @@ def dashboard_version(viewer: Viewer, now: datetime | None = None) -> tuple[Any,
         tuple((p.kind, p.name, p.paused_at) for p in pauses.paused()),
         tuple((c.id, c.workers) for c in consumers.live_consumers()),
         tuple(
-            db.session.execute(
-                select(Alert.id, Alert.message).where(Alert.cleared_at.is_(None))
-            ).tuples()
+            db.session.execute(select(Alert.id, Alert.message).where(Alert.cleared_at.is_(None)))
         ),
         tuple(
             (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
@@ -71,6 +71,14 @@ class Situation:
         )
         return situation
 
+    def paused_condition(self) -> ColumnElement[bool] | None:
+        """The SQL condition for the jobs of a paused queue or task; None when none is."""
+        queues = [name for kind, name in self.pauses if kind == "queue"]
+        tasks = [name for kind, name in self.pauses if kind == "task"]
+        if not queues and not tasks:
+            return None
+        return or_(JobLog.queue.in_(queues), JobLog.task.in_(tasks))
+
     def pause_of(self, job: JobLog) -> tuple[str, Pause] | None:
         for kind, name in (("queue", job.queue), ("task", job.task)):
             pause = self.pauses.get((kind, name))
@@ -83,42 +91,38 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _ahead_query(job: JobLog, now: datetime):
+def _ahead_query(job: JobLog, situation: Situation):
     """The capped count of pending jobs a worker takes before ``job``, as a scalar subquery."""
     higher = QUEUES[: QUEUES.index(job.queue)] if job.queue in QUEUES else ()
-    ready = or_(JobLog.next_attempt_at.is_(None), JobLog.next_attempt_at <= now)
-    ahead = (
-        select(JobLog.id)
-        .where(
-            JobLog.status == JobStatus.PENDING.value,
-            ready,
-            or_(
-                JobLog.queue.in_(higher),
-                (JobLog.queue == job.queue) & (JobLog.id < job.id),
-            ),
-        )
-        .limit(AHEAD_COUNTED + 1)
-        .subquery()
-    )
+    ready = or_(JobLog.next_attempt_at.is_(None), JobLog.next_attempt_at <= situation.now)
+    where = [
+        JobLog.status == JobStatus.PENDING.value,
+        ready,
+        or_(JobLog.queue.in_(higher), (JobLog.queue == job.queue) & (JobLog.id < job.id)),
+    ]
+    paused = situation.paused_condition()
+    if paused is not None:  # a worker puts a paused job back at once: it holds no one up
+        where.append(~paused)
+    ahead = select(JobLog.id).where(*where).limit(AHEAD_COUNTED + 1).subquery()
     return select(func.count()).select_from(ahead).scalar_subquery()
 
 
-def jobs_ahead(job: JobLog, now: datetime) -> int:
+def jobs_ahead(job: JobLog, situation: Situation | None = None) -> int:
     """Pending jobs a worker takes before this one: those of higher-priority queues and the
-    older ones of its own queue, leaving out jobs waiting for a retry later on."""
-    return jobs_ahead_of([job], now)[job.id]
+    older ones of its own queue, leaving out jobs waiting for a retry later on and paused ones."""
+    return jobs_ahead_of([job], situation or Situation.read())[job.id]
 
 
 # A page lists at most this many jobs; more are counted in several statements of this size.
 AHEAD_PER_STATEMENT = 100
 
 
-def jobs_ahead_of(jobs: list[JobLog], now: datetime) -> dict[int, int]:
+def jobs_ahead_of(jobs: list[JobLog], situation: Situation) -> dict[int, int]:
     """``jobs_ahead`` of every job in ``jobs``, in one statement per hundred jobs."""
     counts: dict[int, int] = {}
     for start in range(0, len(jobs), AHEAD_PER_STATEMENT):
         chunk = jobs[start : start + AHEAD_PER_STATEMENT]
-        row = db.session.execute(select(*(_ahead_query(job, now) for job in chunk))).one()
+        row = db.session.execute(select(*(_ahead_query(job, situation) for job in chunk))).one()
         counts.update((job.id, count or 0) for job, count in zip(chunk, row, strict=True))
     return counts
 
@@ -173,7 +177,7 @@ def waiting_reason(job: JobLog, situation: Situation | None = None) -> WaitingRe
         return None
     situation = situation or Situation.read()
     reason = _reason_before_the_queue(job, situation)
-    return reason or _place_in_the_queues(jobs_ahead(job, situation.now))
+    return reason or _place_in_the_queues(jobs_ahead(job, situation))
 
 
 def waiting_reasons(jobs: list[JobLog]) -> dict[int, WaitingReason]:
@@ -191,7 +195,7 @@ def waiting_reasons(jobs: list[JobLog]) -> dict[int, WaitingReason]:
             queued.append(job)
         else:
             reasons[job.id] = reason
-    for job_id, ahead in jobs_ahead_of(queued, situation.now).items():
+    for job_id, ahead in jobs_ahead_of(queued, situation).items():
         reasons[job_id] = _place_in_the_queues(ahead)
     return reasons
 
@@ -201,17 +205,16 @@ def waiting_counts(viewer: Viewer | None = None) -> dict[str, int]:
     grouped count over the pending jobs, never a row per job. Jobs neither retrying nor paused
     wait for the same thing, so they all count as no consumer, busy, or queued."""
     situation = Situation.read()
-    paused_queues = [name for kind, name in situation.pauses if kind == "queue"]
-    paused_tasks = [name for kind, name in situation.pauses if kind == "task"]
     if situation.workers == 0:
         rest = "no_consumer"
     elif len(situation.running) >= situation.workers:
         rest = "busy"
     else:
         rest = "queued"
+    paused = situation.paused_condition()
     reason = case(
         (JobLog.next_attempt_at > situation.now, "retry"),
-        (or_(JobLog.queue.in_(paused_queues), JobLog.task.in_(paused_tasks)), "paused"),
+        *([(paused, "paused")] if paused is not None else []),
         else_=rest,
     ).label("reason")
     rows = db.session.execute(
