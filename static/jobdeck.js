@@ -65,7 +65,9 @@
     var tag = etags[pollKey(event.detail.elt, event.detail.path)];
     if (tag) event.detail.headers["If-None-Match"] = tag;
   });
-  document.addEventListener("htmx:afterRequest", function (event) {
+  // (before the swap: after an outerHTML swap the polling element is out of the document and
+  // its later events reach no listener here)
+  document.addEventListener("htmx:beforeOnLoad", function (event) {
     var xhr = event.detail.xhr;
     var config = event.detail.requestConfig;
     if (!xhr || !config || config.verb !== "get" || !polls(event.detail.elt)) return;

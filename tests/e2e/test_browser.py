@@ -98,6 +98,50 @@ def test_the_dashboard_refreshes_itself(page, e2e):
     screenshot(page, "dashboard")
 
 
+def test_an_unchanged_dashboard_poll_is_a_304_that_leaves_it_as_it_is(page, e2e):
+    page.goto("/")
+    page_url = page.url.rstrip("/")
+
+    def is_poll(response) -> bool:
+        request = response.request
+        return request.headers.get("hx-request") == "true" and response.url.rstrip("/") == page_url
+
+    # what the server sent, leaving out what ticks in the browser
+    shown = (
+        "() => { const c = document.getElementById('dashboard_live').cloneNode(true);"
+        " c.querySelectorAll('#server-clock, [data-elapsed-since], [data-countdown-to]')"
+        ".forEach(e => e.remove()); return c.textContent; }"
+    )
+    mark = "() => document.getElementById('dashboard_live').dataset.mark"
+    seen = []
+    for _ in range(20):  # the consumer's periodic jobs and each new minute change the page
+        page.wait_for_timeout(300)  # let htmx finish the previous swap
+        # a mark on the element itself: a swap replaces the element and loses it
+        page.evaluate("document.getElementById('dashboard_live').dataset.mark = 'kept'")
+        before = page.evaluate(shown)
+        with page.expect_response(is_poll, timeout=15_000) as polled:
+            pass
+        response = polled.value
+        seen.append((response.status, response.request.headers.get("if-none-match")))
+        if response.status == 304:
+            page.wait_for_timeout(500)
+            assert page.evaluate(mark) == "kept"
+            assert page.evaluate(shown) == before
+            assert response.request.headers["if-none-match"] == response.headers["etag"]
+            break
+    else:
+        pytest.fail(f"no poll was answered 304: {seen}")
+    # and a change still shows, by itself
+    count = int(page.locator(".card-completed .card-count").first.inner_text())
+    sample_job.dispatch(steps=1, step_seconds=0)
+    page.wait_for_function(
+        "n => Number(document.querySelector('.card-completed .card-count').textContent) > n",
+        arg=count,
+        timeout=30_000,
+    )
+    assert page.evaluate(mark) is None
+
+
 def test_watch_a_job_progress_and_finish(page):
     page.click("text=Run a sample job")
     page.wait_for_url(re.compile(r"/jobs/\d+$"))
