@@ -26,7 +26,6 @@ from markupsafe import Markup
 from webapp.areas import nav_entries, record_page
 from webapp.models.jobs import QUEUES, JobStatus
 from webapp.services.timing import zone_names
-from webapp.services.waiting import waiting_reason
 
 
 def is_fragment_request() -> bool:
@@ -194,7 +193,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(percent)
     app.add_template_global(record_url)
     app.add_template_global(nav_entries)
-    app.add_template_global(waiting_reason)
     app.add_template_global(job_timing)
 
     @app.context_processor

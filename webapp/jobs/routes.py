@@ -15,7 +15,7 @@ from webapp.services import audit, live
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobError, JobFilters
 from webapp.services.ownership import viewer_of, visible_job_ids
-from webapp.services.waiting import waiting_reasons
+from webapp.services.waiting import waiting_reason, waiting_reasons
 from webapp.templating import render_live, render_page
 
 bp = Blueprint("jobs", __name__, url_prefix="/")
@@ -132,6 +132,7 @@ def job_context(job_id: int) -> dict:
         "retried_by_exists": bool(job_service.existing_job_ids([retried_by])),
         "interventions": audit.entries_for("job", job.id, INTERVENTIONS, limit=10),
         "retry_of_job": db.session.get(JobLog, job.retry_of) if job.retry_of else None,
+        "reason": waiting_reason(job),
         "form": ActionForm(),
     }
 
@@ -146,6 +147,7 @@ def show(job_id: int):
         context["retried_by_exists"],
         tuple(entry.id for entry in context["interventions"]),
         context["retry_of_job"].id if context["retry_of_job"] else None,
+        context["reason"],
     )
     return render_live("jobs/show.html", ("job_status",), version, lambda: context)
 

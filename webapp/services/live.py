@@ -101,8 +101,5 @@ def dashboard_version(viewer: Viewer, now: datetime | None = None) -> tuple[Any,
 
 
 def job_version(job: JobLog) -> tuple[Any, ...]:
-    """Everything a job's page shows of the job: all its columns, its tags and, while it is
-    pending, why it waits."""
-    reason = waiting_reasons([job]).get(job.id)
-    columns = tuple(getattr(job, c.key) for c in JobLog.__table__.columns)
-    return columns + (tuple(job.tags), reason.message if reason else None)
+    """Everything a job's page shows of the job itself: all its columns and its tags."""
+    return tuple(getattr(job, c.key) for c in JobLog.__table__.columns) + (tuple(job.tags),)
