@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,7 +62,7 @@ def render_page(template: str, blocks: Sequence[str], live: bool = False, **cont
 
 
 def render_live(
-    template: str, blocks: Sequence[str], version: Hashable, context: Callable[[], dict]
+    template: str, blocks: Sequence[str], version: object, context: Callable[[], dict]
 ) -> Response:
     """A live page answered as ``render_page``, with an ETag made of ``version`` (what the page
     shows, in cheap reads), the viewer (user, role, time zone) and the part asked for. A poll
