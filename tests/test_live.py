@@ -8,7 +8,7 @@ from tests.conftest import PASSWORD
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
-from webapp.services import alerts, consumers, live
+from webapp.services import alerts, consumers, live, metrics
 
 HTMX = {"HX-Request": "true"}
 
@@ -138,3 +138,15 @@ def test_a_signed_out_poll_is_not_answered_304(client, login, frozen_minute):
     client.post("/logout")
     response = poll(client, "/", etag)
     assert response.status_code != 304 and response.status_code in (302, 401)
+
+
+def test_an_unchanged_poll_builds_nothing_of_the_page(client, login, frozen_minute, monkeypatch):
+    login("viewer")
+    etag = poll(client, "/").headers["ETag"]
+    reads = []
+    dashboard = metrics.dashboard
+    monkeypatch.setattr(metrics, "dashboard", lambda: reads.append(1) or dashboard())
+    assert poll(client, "/", etag).status_code == 304
+    assert reads == []  # neither the roll-ups, nor the wait-time sample, nor the template
+    job()
+    assert poll(client, "/", etag).status_code == 200 and reads == [1]
