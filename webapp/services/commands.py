@@ -100,7 +100,10 @@ def validate_parameters(name: str, parameters: dict[str, Any]) -> dict[str, Any]
             problems.append(f"{max(option.opts, key=len)} is required")
     for argument in arguments:
         if argument.required and "args" not in cleaned:
-            problems.append(f'{name} needs its {argument.name} argument ("args": [...])')
+            what = argument.human_readable_name
+            problems.append(
+                f"{name} needs its {what} argument, as on its command line: flask {name} {what}"
+            )
     if problems:
         raise CommandError("; ".join(dict.fromkeys(problems)))
     return cleaned
