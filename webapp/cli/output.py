@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,7 +36,7 @@ class Progress:
     def __init__(self, label: str, stream=None, quiet: bool = False) -> None:
         self.label = label
         self.quiet = quiet
-        self.stream = stream or click.get_text_stream("stderr")
+        self.stream = stream or sys.stderr
         self.terminal = self.stream.isatty()
         self.bar = None
         self.shown = 0
