@@ -159,6 +159,9 @@ def test_no_page_shows_a_raw_iso_time(client, login, app):
     )
     db.session.add(run)
     db.session.commit()
+    # a bulk retry chosen by time: its audit row keeps the filter, shown like any time
+    retried = client.post("/failed/retry", data={"all": "1", "since": "2026-01-15T20:00"})
+    assert retried.status_code == 302
     pages = [
         "/",
         "/jobs",
@@ -181,6 +184,9 @@ def test_no_page_shows_a_raw_iso_time(client, login, app):
         assert not ISO.search(text), (url, ISO.search(text).group())
     history = visible(client.get(f"/schedules/{schedule.id}").get_data(as_text=True))
     assert "missed from 2026-01-14 11:00:00 JST to 2026-01-15 21:00:00 JST" in history
+    audit_page = client.get("/audit").get_data(as_text=True)
+    assert 'since=<time datetime="2026-01-15T11:00:00+00:00"' in audit_page
+    assert "where since= 2026-01-15 20:00:00 JST" in visible(audit_page)
 
 
 def test_the_jobs_filters_are_read_in_the_viewers_zone_and_say_which(client, login):
