@@ -76,16 +76,13 @@ def _command(data: dict[str, Any], schedule: Schedule | None) -> dict[str, Any]:
     parameters = data.get("parameters", schedule.parameters if schedule else {}) or {}
     try:
         if not isinstance(command, str) or not command:
-            raise commands.CommandError("a command is required")
+            raise commands.CommandError("a command is required", field="command")
         return {
             "parameters": commands.validate_parameters(command, parameters),
             "command": command,
         }
     except commands.CommandError as exc:
-        field = (
-            "parameters" if "command" not in str(exc) and "scheduled" not in str(exc) else "command"
-        )
-        raise ScheduleError(str(exc), field=field) from None
+        raise ScheduleError(exc.message, field=exc.field or "command") from None
 
 
 def _timing(data: dict[str, Any], schedule: Schedule | None) -> dict[str, Any]:
