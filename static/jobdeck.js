@@ -1,7 +1,19 @@
-// The few lines of behaviour the pages need beyond htmx: confirmations, "select all",
-// the dashboard clock, and "/" to jump to a page's search box.
+// The few lines of behaviour the pages need beyond htmx: the phone's menu, confirmations,
+// "select all", the dashboard clock, and "/" to jump to a page's search box.
 (function () {
   "use strict";
+
+  // Styles that need the script (the phone's menu button) apply only when it runs.
+  document.documentElement.classList.add("js");
+
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-nav-toggle]");
+    if (!toggle) return;
+    var links = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (!links) return;
+    var open = links.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-confirm]");

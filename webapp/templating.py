@@ -7,13 +7,10 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
     Response,
-    current_app,
-    has_request_context,
     make_response,
     render_template,
     request,
@@ -24,8 +21,18 @@ from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
 from webapp.areas import nav_entries, record_page
+from webapp.local_time import (
+    in_zone_and_viewers,
+    localtime,
+    localtime_text,
+    times_in,
+    viewer_zone,
+    with_times,
+    with_times_text,
+)
 from webapp.models.jobs import QUEUES, JobStatus
-from webapp.services.timing import zone_names
+from webapp.services.ownership import visible_job_ids
+from webapp.services.waiting import waiting_reason
 
 
 def is_fragment_request() -> bool:
@@ -89,48 +96,6 @@ def render_fragment(template: str, block: str, **context: Any):
     return response
 
 
-# Set by static/jobdeck.js from the browser's own zone, for users who chose "the browser's".
-ZONE_COOKIE = "jobdeck_tz"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def viewer_zone() -> ZoneInfo:
-    """The zone times are shown in: the user's setting; else the browser's (its cookie); else
-    the server's (``DISPLAY_TIMEZONE``, UTC unless set)."""
-    for name in (
-        getattr(current_user, "timezone", None),
-        request.cookies.get(ZONE_COOKIE) if has_request_context() else None,
-        current_app.config.get("DISPLAY_TIMEZONE"),
-    ):
-        if name and name in zone_names():
-            return ZoneInfo(name)
-    return ZoneInfo("UTC")
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def localtime_text(value: datetime | None, fmt: str = TIME_FORMAT) -> str:
-    """A stored UTC time as plain text in the viewer's zone (for places that take no markup)."""
-    if value is None:
-        return "—"
-    return _utc(value).astimezone(viewer_zone()).strftime(fmt)
-
-
-def localtime(value: datetime | None, fmt: str = TIME_FORMAT) -> Markup:
-    """A stored UTC time in the viewer's zone, the same format everywhere, as a ``<time>``
-    element whose tooltip gives it in UTC."""
-    if value is None:
-        return Markup("—")
-    utc = _utc(value)
-    local = utc.astimezone(viewer_zone())
-    zone = local.tzname() or ""
-    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
-        utc.isoformat(), utc.strftime(TIME_FORMAT), f"{local.strftime(fmt)} {zone}".strip()
-    )
-
-
 def duration(seconds: float | None) -> str:
     """Seconds as a short human duration: 850 ms, 12.3 s, 4 min 5 s, 2 h 10 min."""
     if seconds is None:
@@ -144,6 +109,10 @@ def duration(seconds: float | None) -> str:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def job_timing(job: Any) -> dict[str, Any]:
@@ -181,6 +150,19 @@ def record_url(source_type: str | None, source_id: int | None) -> str | None:
     return url_for("jobs.index", source_type=source_type, source_id=source_id)
 
 
+def already_working(what: str, job, viewer) -> Markup:
+    """A flash saying ``what`` already has ``job`` queued or running, with a link to it when
+    the viewer may see it."""
+    state = "queued" if job.status == "pending" else "running"
+    if not visible_job_ids([job.id], viewer):
+        return Markup("{} already has a job {} (job #{}, another user's).").format(
+            what, state, job.id
+        )
+    return Markup('{} already has a job {}: <a href="{}">job #{}</a>.').format(
+        what, state, url_for("jobs.show", job_id=job.id), job.id
+    )
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -188,12 +170,18 @@ def pretty_json(value: Any) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(localtime)
     app.add_template_filter(localtime_text)
+    app.add_template_filter(with_times)
+    app.add_template_filter(times_in)
+    app.add_template_filter(in_zone_and_viewers)
+    app.add_template_filter(with_times_text)
     app.add_template_filter(duration)
     app.add_template_filter(pretty_json)
     app.add_template_filter(percent)
     app.add_template_global(record_url)
     app.add_template_global(nav_entries)
     app.add_template_global(job_timing)
+    app.add_template_global(waiting_reason)
+    app.add_template_global(viewer_zone)
 
     @app.context_processor
     def common() -> dict[str, Any]:

@@ -233,3 +233,41 @@ def test_the_api_docs_render_under_their_policy(page):
     # Redoc renders the description's operations; the policy refuses nothing it needs
     page.locator("text=Job logs, newest first").first.wait_for()
     assert page.locator("#redoc h1").count() >= 1
+
+
+def test_on_a_phone_the_navigation_is_a_menu(page):
+    page.goto("/jobs")
+    assert page.locator("[data-nav-toggle]").is_hidden()  # wide: every link in the bar
+    assert page.locator("#nav-links >> text=Integrations").is_visible()
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto("/jobs")
+    toggle = page.locator("[data-nav-toggle]")
+    assert toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false"
+    assert page.locator("#nav-links").is_hidden()
+    # nothing runs off the right edge of the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(page, "phone-menu-closed")
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    labels = [
+        "Dashboard",
+        "Jobs",
+        "Failed",
+        "Batches",
+        "Schedules",
+        "Imports",
+        "Exports",
+        "Series",
+        "Integrations",
+    ]
+    for label in labels:
+        link = page.locator(f"#nav-links a:text-is('{label}')")
+        assert link.is_visible(), label
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375, (label, box)
+    assert page.locator("#nav-links >> text=Sign out").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(page, "phone-menu")
+    page.click("#nav-links >> text=Integrations")
+    page.wait_for_url(re.compile(r"/integrations$"))
+    assert page.locator("#nav-links").is_hidden()  # a new page starts with the menu closed

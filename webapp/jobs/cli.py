@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime
 
 import click
 from flask.cli import AppGroup
@@ -72,7 +73,16 @@ def show(job_id: int, as_json: bool) -> None:
 
 
 def _at(moment) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+    """A time as the command line shows every time: UTC, to the second, saying so."""
+    if isinstance(moment, str):  # a job history's ISO 8601 text
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    if moment is None:
+        return "—"
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def describe_job(job) -> str:
@@ -112,7 +122,8 @@ def describe_job(job) -> str:
         lines += [f"    {k}: {json.dumps(v, default=str)}" for k, v in job.arguments.items()]
     for entry in job.attempt_errors or []:
         lines.append(
-            f"  attempt {entry.get('attempt')} failed at {entry.get('at')}: {entry.get('error')}"
+            f"  attempt {entry.get('attempt')} failed at {_at(entry.get('at'))}: "
+            f"{entry.get('error')}"
         )
     if job.error:
         lines.append(f"  error      {job.error}")

@@ -9,7 +9,7 @@ from jobkit import bind_app, huey, pauses, redaction
 from jobkit.recorder import recorder
 from jobkit.reserved import ConsumerWithReservedWorker
 from tasks.upkeep import Upkeep
-from webapp.cli.output import echo_json, echo_table, json_option
+from webapp.cli.output import Progress, echo_json, echo_table, json_option
 from webapp.extensions import db
 from webapp.jobs.cli import echo_jobs
 from webapp.models.jobs import QUEUES, JobLog
@@ -152,7 +152,10 @@ def retry(targets: tuple[str, ...], task, queue_name, error, since) -> None:
     if not ids:
         click.echo("No failed jobs to retry.")
         return
-    new_ids, problems = job_service.retry_jobs(ids, **sweep)
+    # A bar only for work that takes more than one chunk: a few jobs are retried at once.
+    quiet = len(ids) <= job_service.RETRY_CHUNK
+    with Progress(f"Retrying {len(ids):,} job(s)", quiet=quiet) as report:
+        new_ids, problems = job_service.retry_jobs(ids, report=report, **sweep)
     for problem in problems:
         click.echo(problem, err=True)
     click.echo(f"Retried {len(new_ids)} failed job(s).")

@@ -27,10 +27,16 @@ CODES = ("retry", "paused", "no_consumer", "busy", "queued")
 
 @dataclass(frozen=True)
 class WaitingReason:
-    """Why a job waits: a short ``code`` (one of ``CODES``) and a sentence for people."""
+    """Why a job waits: a short ``code`` (one of ``CODES``) and a sentence for people, kept as
+    its ``parts`` (text and times) so that a page shows the times in the viewer's zone."""
 
     code: str
-    message: str
+    parts: tuple[str | datetime, ...]
+
+    @property
+    def message(self) -> str:
+        """The sentence with its times in UTC (the API and the command line)."""
+        return "".join(_when(p) if isinstance(p, datetime) else p for p in self.parts)
 
     def as_json(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
@@ -132,8 +138,11 @@ def _reason_before_the_queue(job: JobLog, situation: Situation) -> WaitingReason
     if job.next_attempt_at is not None and job.next_attempt_at > situation.now:
         return WaitingReason(
             "retry",
-            f"Waiting for its retry at {_when(job.next_attempt_at)} "
-            f"(attempt {job.attempts + 1} of {job.max_attempts}).",
+            (
+                "Waiting for its retry at ",
+                job.next_attempt_at,
+                f" (attempt {job.attempts + 1} of {job.max_attempts}).",
+            ),
         )
     paused = situation.pause_of(job)
     if paused is not None:
@@ -141,34 +150,33 @@ def _reason_before_the_queue(job: JobLog, situation: Situation) -> WaitingReason
         what = f"the {job.queue} queue" if kind == "queue" else f"the task {job.task}"
         who = situation.paused_by.get(pause.paused_by) if pause.paused_by else None
         by = f" by {who}" if who else ""
-        return WaitingReason(
-            "paused", f"Paused: {what} was paused{by} at {_when(pause.paused_at)}."
-        )
+        return WaitingReason("paused", (f"Paused: {what} was paused{by} at ", pause.paused_at, "."))
     if situation.workers == 0:
         seen = (
-            f"last seen at {_when(situation.last_seen)}"
+            ("last seen at ", situation.last_seen)
             if situation.last_seen
-            else "none has ever run"
+            else ("none has ever run",)
         )
         return WaitingReason(
-            "no_consumer", f"No consumer is alive ({seen}): start one with `flask queue work`."
+            "no_consumer",
+            ("No consumer is alive (", *seen, "): start one with `flask queue work`."),
         )
     if len(situation.running) >= situation.workers:
         shown = ", ".join(f"#{i}" for i in situation.running[: situation.workers][:5])
         more = "…" if situation.workers > 5 else ""
         return WaitingReason(
-            "busy", f"All {situation.workers} workers are busy (with jobs {shown}{more})."
+            "busy", (f"All {situation.workers} workers are busy (with jobs {shown}{more}).",)
         )
     return None
 
 
 def _place_in_the_queues(ahead: int) -> WaitingReason:
     if ahead > AHEAD_COUNTED:
-        return WaitingReason("queued", f"More than {AHEAD_COUNTED:,} jobs are ahead of it.")
+        return WaitingReason("queued", (f"More than {AHEAD_COUNTED:,} jobs are ahead of it.",))
     if ahead:
         noun = "job is" if ahead == 1 else "jobs are"
-        return WaitingReason("queued", f"{ahead:,} {noun} ahead of it in the queues.")
-    return WaitingReason("queued", "Next in line: a worker takes it at its next poll.")
+        return WaitingReason("queued", (f"{ahead:,} {noun} ahead of it in the queues.",))
+    return WaitingReason("queued", ("Next in line: a worker takes it at its next poll.",))
 
 
 def waiting_reason(job: JobLog, situation: Situation | None = None) -> WaitingReason | None:
