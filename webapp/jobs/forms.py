@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
+from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
@@ -55,3 +55,9 @@ class FailedFilterForm(FlaskForm):
     until = DateTimeLocalField(
         "Failed before", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
     )
+
+
+class RetryChangesForm(FlaskForm):
+    """A failed or cancelled job's arguments, as JSON, to change before it runs again."""
+
+    arguments = TextAreaField("Arguments (JSON, by parameter name)")
