@@ -35,6 +35,7 @@ def retry_with_changes(job_id: int):
     """GET: the job's arguments (secrets redacted) in a form; POST: the new job, or the form
     again saying what does not fit, with nothing queued."""
     job = job_service.get_job(job_id, viewer_of(current_user))  # another user's job: 404
+    job_changes.retryable(job)  # a job that cannot be retried is a 409 before any form
     form = RetryChangesForm()
     if not form.is_submitted():
         form.arguments.data = json.dumps(job_changes.shown_arguments(job), indent=2)
@@ -43,7 +44,9 @@ def retry_with_changes(job_id: int):
         return _page(job, form, "the form expired; reload the page and try again", 400)
     try:
         arguments = job_changes.parse_arguments(form.arguments.data or "", "arguments")
-        new_id = job_changes.retry_with_changes(job.id, arguments, current_user.id, replace=True)
+        new_id = job_changes.retry_with_changes(
+            job.id, arguments, current_user.id, replace=True, field="arguments"
+        )
     except (Invalid, BadRequest, Conflict) as exc:
         return _page(job, form, exc.message, exc.status)
     flash(f"Job {job.id} retried with changes as job {new_id}.", "success")

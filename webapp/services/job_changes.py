@@ -52,14 +52,32 @@ def _by_name(job: JobLog, task: Any | None) -> dict[str, Any]:
     args, kwargs = arguments.get("args", []), arguments.get("kwargs", {})
     if task is not None:
         try:
-            return dict(task.signature.bind(*args, **kwargs).arguments)
+            bound = task.signature.bind(*args, **kwargs)
         except TypeError:
             pass
+        else:
+            # the defaults it ran with, too, so the form shows every argument it can change
+            for name, parameter in task.signature.parameters.items():
+                if name not in bound.arguments and _is_json(parameter.default):
+                    bound.arguments[name] = parameter.default
+            order = list(task.signature.parameters)
+            return dict(sorted(bound.arguments.items(), key=lambda item: order.index(item[0])))
     return {**{f"arg{i}": v for i, v in enumerate(args)}, **kwargs}
 
 
+def _is_json(value: Any) -> bool:
+    if value is inspect.Parameter.empty:
+        return False
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def arguments_by_name(job: JobLog) -> dict[str, Any]:
-    """The job's arguments by parameter name, as the job log keeps them."""
+    """The job's arguments by parameter name, as the job log keeps them, with the defaults
+    of those it was not given."""
     return _by_name(job, task_named(job.task))
 
 
@@ -130,23 +148,23 @@ def _holds_mask(value: Any) -> bool:
     return False
 
 
-def _bounded(changes: Any) -> dict[str, Any]:
+def _bounded(changes: Any, name: str) -> dict[str, Any]:
     """The changes as an object of plain JSON values, bounded in size and depth."""
     if not isinstance(changes, dict):
-        raise Invalid("kwargs must be an object of argument names and values", field="kwargs")
+        raise Invalid(f"{name} must be an object of argument names and values", field=name)
     try:
-        text = json.dumps(changes)
+        text = json.dumps(changes, allow_nan=False)
     except (TypeError, ValueError):
-        raise Invalid("kwargs must hold JSON values", field="kwargs") from None
+        raise Invalid(f"{name} must hold JSON values (finite numbers)", field=name) from None
     if len(text) > MAX_ARGUMENT_BYTES:
         raise Invalid(
-            f"kwargs must be at most {MAX_ARGUMENT_BYTES} bytes of JSON, not {len(text)}",
-            field="kwargs",
+            f"{name} must be at most {MAX_ARGUMENT_BYTES} bytes of JSON, not {len(text)}",
+            field=name,
         )
     if json_depth_exceeds(text, MAX_ARGUMENT_DEPTH):
-        raise Invalid(f"kwargs must nest at most {MAX_ARGUMENT_DEPTH} levels", field="kwargs")
+        raise Invalid(f"{name} must nest at most {MAX_ARGUMENT_DEPTH} levels", field=name)
     if "\\u0000" in text:
-        raise BadRequest("kwargs must not contain a NUL character", field="kwargs")
+        raise BadRequest(f"{name} must not contain a NUL character", field=name)
     return changes
 
 
@@ -167,7 +185,7 @@ def parse_arguments(text: str, name: str = "arguments") -> Any:
 
 
 def _checked(
-    job: JobLog, task: Any, changes: dict[str, Any], replace: bool
+    job: JobLog, task: Any, changes: dict[str, Any], replace: bool, field: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The arguments the retry runs with, and the original's; Invalid naming what does not
     fit the task's signature."""
@@ -184,13 +202,13 @@ def _checked(
             known = ", ".join(parameters) or "none"
             hint = " (give the arguments by name at the top level)" if name in _NESTING else ""
             raise Invalid(
-                f"{job.task} takes no argument {name!r}{hint}; it takes: {known}", field="kwargs"
+                f"{job.task} takes no argument {name!r}{hint}; it takes: {known}", field=field
             )
         expected = _plain_type(parameter)
         if expected is not None and value is not None and not _fits(value, expected):
             raise Invalid(
                 f"{name} must be {expected.__name__}, not {json.dumps(value)[:80]}",
-                field="kwargs",
+                field=field,
             )
     merged = given if replace else {**original, **given}
     for name, value in merged.items():
@@ -198,12 +216,12 @@ def _checked(
             raise Invalid(
                 f"{name} holds a secret that the job log does not keep ({REDACTED}); "
                 "type its whole value again",
-                field="kwargs",
+                field=field,
             )
     try:
         task.signature.bind(**merged)
     except TypeError as exc:
-        raise Invalid(f"{job.task}: {exc}", field="kwargs") from None
+        raise Invalid(f"{job.task}: {exc}", field=field) from None
     return merged, original
 
 
@@ -211,25 +229,37 @@ def _checked(
 _NESTING = ("kwargs", "args", "arguments")
 
 
-def retry_with_changes(
-    job_id: int, changes: Any, user_id: int | None = None, *, replace: bool = False
-) -> int:
-    """Run a failed or cancelled job again with ``changes`` to its arguments (``replace``: the
-    whole arguments, missing ones taking their defaults); returns the new job's id. Nothing is
-    queued unless every argument fits the task's signature. Audited as
-    ``job.retry_with_changes`` with the changed arguments, secrets redacted."""
-    job = get_job(job_id)
+def retryable(job: JobLog) -> Any:
+    """The task that runs ``job`` again; JobError when the job is not failed or cancelled,
+    was already retried, or its task no longer exists."""
     if job.status not in (JobStatus.FAILED.value, JobStatus.CANCELLED.value):
         raise JobError(
             f"job {job.id} is {job.status}; only failed or cancelled jobs can be retried"
         )
-    task = task_named(job.task)
-    if task is None:
-        raise JobError(f"task {job.task!r} no longer exists, so job {job.id} cannot run")
-    merged, original = _checked(job, task, _bounded(changes), replace)
     again = retried_by(job.id)
     if again is not None:
         raise JobError(f"job {job.id} was already retried as job {again}")
+    task = task_named(job.task)
+    if task is None:
+        raise JobError(f"task {job.task!r} no longer exists, so job {job.id} cannot run")
+    return task
+
+
+def retry_with_changes(
+    job_id: int,
+    changes: Any,
+    user_id: int | None = None,
+    *,
+    replace: bool = False,
+    field: str = "kwargs",
+) -> int:
+    """Run a failed or cancelled job again with ``changes`` to its arguments (``replace``: the
+    whole arguments, missing ones taking their defaults); returns the new job's id. Nothing is
+    queued unless every argument fits the task's signature (Invalid naming ``field``).
+    Audited as ``job.retry_with_changes`` with the changed arguments, secrets redacted."""
+    job = get_job(job_id)
+    task = retryable(job)
+    merged, original = _checked(job, task, _bounded(changes, field), replace, field)
     source = (job.source_type, job.source_id) if job.source_type else None
     new_id = task.dispatch(
         user_id=job.user_id if job.user_id is not None else user_id,
