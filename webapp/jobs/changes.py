@@ -33,21 +33,25 @@ def _page(job, form: RetryChangesForm, problem: str | None = None, status: int =
 @role_required(Role.OPERATOR)
 def retry_with_changes(job_id: int):
     """GET: the job's arguments (secrets redacted) in a form; POST: the new job, or the form
-    again saying what does not fit, with nothing queued."""
+    again saying what does not fit, with nothing queued. A job that cannot be retried (not
+    failed or cancelled, already retried) goes back to its page, which says why."""
     job = job_service.get_job(job_id, viewer_of(current_user))  # another user's job: 404
-    job_changes.retryable(job)  # a job that cannot be retried is a 409 before any form
     form = RetryChangesForm()
-    if not form.is_submitted():
-        form.arguments.data = json.dumps(job_changes.shown_arguments(job), indent=2)
-        return _page(job, form)
-    if not form.validate():
-        return _page(job, form, "the form expired; reload the page and try again", 400)
     try:
+        job_changes.retryable(job)
+        if not form.is_submitted():
+            form.arguments.data = json.dumps(job_changes.shown_arguments(job), indent=2)
+            return _page(job, form)
+        if not form.validate():
+            return _page(job, form, "the form expired; reload the page and try again", 400)
         arguments = job_changes.parse_arguments(form.arguments.data or "", "arguments")
         new_id = job_changes.retry_with_changes(
             job.id, arguments, current_user.id, replace=True, field="arguments"
         )
-    except (Invalid, BadRequest, Conflict) as exc:
+    except (Invalid, BadRequest) as exc:
         return _page(job, form, exc.message, exc.status)
+    except Conflict as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("jobs.show", job_id=job.id))
     flash(f"Job {job.id} retried with changes as job {new_id}.", "success")
     return redirect(url_for("jobs.show", job_id=new_id))

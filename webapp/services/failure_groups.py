@@ -2,14 +2,15 @@
 ids masked, so that a thousand "Timeout after 30 s on series 4711" read as one problem.
 
 The grouping happens in the database: PostgreSQL masks with ``regexp_replace``, SQLite with the
-same Python functions registered on its connection, so a page reads one row per group, never
-one per job. A group is named by a key that the page, the API and the CLI pass back, so
-"retry this group" and "delete this group" act on the jobs of that group as they are when the
-action runs (and say how many that was).
+same Python function registered on its connection (each distinct error worked out once), so a
+page reads one row per group, never one per job. A group is named by a key that the page, the
+API and the CLI pass back, so "retry this group" and "delete this group" act on the jobs of
+that group as they are when the action runs (and say how many that was).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import sqlite3
@@ -26,6 +27,7 @@ from webapp.services import jobs as job_service
 from webapp.services.jobs import FailedFilters, failed_jobs_query
 
 NO_ERROR, NO_CLASS = "(no error)", "(no class)"
+SEPARATOR = "\x1f"  # between the class and the message in a fingerprint
 MESSAGE_LENGTH = 300
 # (Python pattern, PostgreSQL pattern, flags, mask): the same masks in both dialects.
 MASKS = (
@@ -67,15 +69,22 @@ def masked_message(error: str | None) -> str:
     return text[:MESSAGE_LENGTH]
 
 
-def _sql_class_and_message(error: ColumnElement) -> tuple[ColumnElement, ColumnElement]:
-    """SQL expressions for ``error_class`` and ``masked_message`` of a column, in this
-    database's dialect."""
+@functools.lru_cache(maxsize=8192)
+def error_fingerprint(error: str | None) -> str:
+    """The error's class and masked message in one text (a failed list repeats its errors,
+    so each distinct one is worked out once)."""
+    return f"{error_class(error)}{SEPARATOR}{masked_message(error)}"
+
+
+def _sql_fingerprint(error: ColumnElement) -> ColumnElement:
+    """A SQL expression for ``error_fingerprint`` of a column, in this database's dialect."""
     if db.engine.dialect.name == "sqlite":
         raw = db.session.connection().connection.dbapi_connection
         if isinstance(raw, sqlite3.Connection):
-            raw.create_function("jobdeck_error_class", 1, error_class, deterministic=True)
-            raw.create_function("jobdeck_masked_message", 1, masked_message, deterministic=True)
-        return func.jobdeck_error_class(error), func.jobdeck_masked_message(error)
+            raw.create_function(
+                "jobdeck_error_fingerprint", 1, error_fingerprint, deterministic=True
+            )
+        return func.jobdeck_error_fingerprint(error)
     has_class = error.regexp_match(_PG_CLASS_HEAD)
     cls = case(
         (or_(error.is_(None), error == ""), NO_ERROR),
@@ -87,7 +96,7 @@ def _sql_class_and_message(error: ColumnElement) -> tuple[ColumnElement, ColumnE
     text = func.regexp_replace(text, _PG_EDGE_SPACE, "", "g")
     for _, pattern, flags, mask in MASKS:
         text = func.regexp_replace(text, pattern, mask, flags)
-    return cls, func.coalesce(func.left(text, MESSAGE_LENGTH), "")
+    return cls + SEPARATOR + func.coalesce(func.left(text, MESSAGE_LENGTH), "")
 
 
 def group_key(task: str, cls: str, message: str) -> str:
@@ -125,16 +134,10 @@ class FailureGroup:
 
 
 def _classified(filters: FailedFilters | None) -> Select:
-    """The failed list, one row per job with its task, error class and masked message."""
+    """The failed list, one row per job with its task and error fingerprint."""
     failed = failed_jobs_query(filters).subquery()
-    cls, message = _sql_class_and_message(failed.c.error)
-    return select(
-        failed.c.id,
-        failed.c.task,
-        failed.c.finished_at,
-        cls.label("error_class"),
-        message.label("message"),
-    )
+    fingerprint = _sql_fingerprint(failed.c.error)
+    return select(failed.c.id, failed.c.task, failed.c.finished_at, fingerprint.label("fp"))
 
 
 def failure_groups(filters: FailedFilters | None = None, limit: int = 100) -> list[FailureGroup]:
@@ -144,21 +147,21 @@ def failure_groups(filters: FailedFilters | None = None, limit: int = 100) -> li
     found = db.session.execute(
         select(
             rows.c.task,
-            rows.c.error_class,
-            rows.c.message,
+            rows.c.fp,
             func.count().label("count"),
             func.min(rows.c.finished_at),
             func.max(rows.c.finished_at),
             func.max(rows.c.id),
         )
-        .group_by(rows.c.task, rows.c.error_class, rows.c.message)
-        .order_by(func.count().desc(), rows.c.task, rows.c.error_class, rows.c.message)
+        .group_by(rows.c.task, rows.c.fp)
+        .order_by(func.count().desc(), rows.c.task, rows.c.fp)
         .limit(limit)
     ).all()
-    groups = [
-        FailureGroup(group_key(task, cls, msg), task, cls, msg, count, first, last, example)
-        for task, cls, msg, count, first, last, example in found
-    ]
+    groups = []
+    for task, fingerprint, count, first, last, example in found:
+        cls, _, msg = fingerprint.partition(SEPARATOR)
+        key = group_key(task, cls, msg)
+        groups.append(FailureGroup(key, task, cls, msg, count, first, last, example))
     errors = dict(
         db.session.execute(
             select(JobLog.id, JobLog.error).where(JobLog.id.in_([g.example_id for g in groups]))
@@ -189,8 +192,7 @@ def group_job_ids(group: FailureGroup, filters: FailedFilters | None = None) -> 
             select(rows.c.id)
             .where(
                 rows.c.task == group.task,
-                rows.c.error_class == group.error_class,
-                rows.c.message == group.message,
+                rows.c.fp == f"{group.error_class}{SEPARATOR}{group.message}",
             )
             .order_by(rows.c.id)
         )
