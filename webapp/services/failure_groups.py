@@ -143,25 +143,39 @@ def _classified(filters: FailedFilters | None) -> Select:
 def failure_groups(filters: FailedFilters | None = None, limit: int = 100) -> list[FailureGroup]:
     """The failed-and-not-retried jobs matching ``filters``, grouped, the ``limit`` largest
     groups first (ask for one more to learn whether there are more)."""
-    rows = _classified(filters).subquery()
+    # First by the exact error, so that each distinct one is masked once, then by fingerprint.
+    failed = failed_jobs_query(filters).subquery()
+    exact = (
+        select(
+            failed.c.task,
+            failed.c.error,
+            func.count().label("count"),
+            func.min(failed.c.finished_at).label("first"),
+            func.max(failed.c.finished_at).label("last"),
+            func.max(failed.c.id).label("newest"),
+        )
+        .group_by(failed.c.task, failed.c.error)
+        .subquery()
+    )
+    rows = select(exact, _sql_fingerprint(exact.c.error).label("fp")).subquery()
     found = db.session.execute(
         select(
             rows.c.task,
             rows.c.fp,
-            func.count().label("count"),
-            func.min(rows.c.finished_at),
-            func.max(rows.c.finished_at),
-            func.max(rows.c.id),
+            func.sum(rows.c.count).label("count"),
+            func.min(rows.c.first),
+            func.max(rows.c.last),
+            func.max(rows.c.newest),
         )
         .group_by(rows.c.task, rows.c.fp)
-        .order_by(func.count().desc(), rows.c.task, rows.c.fp)
+        .order_by(func.sum(rows.c.count).desc(), rows.c.task, rows.c.fp)
         .limit(limit)
     ).all()
     groups = []
     for task, fingerprint, count, first, last, example in found:
         cls, _, msg = fingerprint.partition(SEPARATOR)
         key = group_key(task, cls, msg)
-        groups.append(FailureGroup(key, task, cls, msg, count, first, last, example))
+        groups.append(FailureGroup(key, task, cls, msg, int(count), first, last, example))
     errors = dict(
         db.session.execute(
             select(JobLog.id, JobLog.error).where(JobLog.id.in_([g.example_id for g in groups]))
