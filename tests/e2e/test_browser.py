@@ -1,24 +1,30 @@
 """The console in a real browser: Debian's Chromium driven by Playwright, against the app
 served on localhost with a real consumer. Skipped where Chromium is missing (.ci/run has it).
 
-With JOBDECK_SCREENSHOTS=<folder> (``make screenshots``), the dashboard and job page tests also
-save the README's screenshots there."""
+With JOBDECK_SCREENSHOTS=<folder> (``make screenshots``), the dashboard, job page, failure
+groups and waiting job tests also save the README's screenshots there."""
 
 import os
 import re
 import shutil
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from jobkit import pauses
 from tasks.samples import sample_job
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import wait_for
 from tests.fake_tvmaze import QuietHandler
 from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.jobs import JobLog
 from webapp.models.series import Series
 from webapp.models.transfers import Import
+from webapp.models.users import User
 from webapp.services.users import create_user
 
 CHROMIUM = "/usr/bin/chromium"
@@ -76,7 +82,9 @@ def page(site):
 def screenshot(page, name: str) -> None:
     folder = os.environ.get("JOBDECK_SCREENSHOTS")
     if folder:
-        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
+        # caret="initial": hiding the caret injects a style, which the CSP refuses on a page that
+        # htmx is refreshing
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True, caret="initial")
 
 
 def test_the_dashboard_refreshes_itself(page, e2e):
@@ -271,3 +279,95 @@ def test_on_a_phone_the_navigation_is_a_menu(page):
     page.click("#nav-links >> text=Integrations")
     page.wait_for_url(re.compile(r"/integrations$"))
     assert page.locator("#nav-links").is_hidden()  # a new page starts with the menu closed
+
+
+def _past_failures() -> None:
+    """Failed jobs of other tasks, as a console collects them over a day."""
+    now = utcnow()
+    errors = [
+        ("import_episode_data", "HTTPStatusError: Server error '503 Service Unavailable' for url "
+         "'https://api.tvmaze.com/episodes/{}'", 7, "low"),
+        ("import_series_data", "ReadTimeout: timed out after 15 s", 4, "low"),
+        ("process_integration_data", "KeyError: 'items'", 2, "default"),
+    ]  # fmt: skip
+    for task, error, count, queue in errors:
+        for n in range(count):
+            db.session.add(
+                JobLog(
+                    task=task,
+                    queue=queue,
+                    status="failed",
+                    error=error.format(1000 + 37 * n),
+                    attempts=3,
+                    max_attempts=3,
+                    created_at=now - timedelta(hours=5 - n * 0.4),
+                    finished_at=now - timedelta(hours=5 - n * 0.4),
+                    arguments={"args": [n + 1], "kwargs": {}},
+                )
+            )
+    db.session.commit()
+
+
+def test_failure_groups_and_retry_a_group(page, e2e):
+    _past_failures()
+    ids = [sample_job.dispatch(steps=n, step_seconds=0, fail_at_step=1) for n in (2, 3, 5)]
+    wait_for(
+        lambda: (
+            db.session.scalar(
+                select(func.count()).where(JobLog.id.in_(ids), JobLog.status == "failed")
+            )
+            == 3
+        ),
+        what="three failed sample jobs",
+    )
+    page.goto("/failed")
+    page.click("text=Grouped by error")
+    page.wait_for_url(re.compile(r"/failed\?group=1"))
+    row = page.locator("tr", has_text="SampleJobFailure")
+    assert row.locator("td").first.inner_text() == "3"
+    assert "failed at step <n> of <n>, as asked" in row.inner_text()
+    assert page.locator("table.failure-groups tbody tr").count() == 4
+    screenshot(page, "failure-groups")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    row.locator("button:text('Retry this group')").click()
+    page.locator("text=Retried 3 failed job(s) of sample_job · SampleJobFailure.").wait_for()
+    assert asked and "Retry the 3 failed job(s)" in asked[0]
+    retried = db.session.scalars(select(JobLog.retry_of).where(JobLog.retry_of.in_(ids))).all()
+    assert sorted(retried) == ids
+
+
+def test_retry_with_changes_from_the_job_page(page, e2e):
+    failed = sample_job.dispatch(steps=3, step_seconds=0, fail_at_step=2)
+    wait_for(lambda: db.session.get(JobLog, failed).status == "failed", what="the failure")
+    page.goto(f"/jobs/{failed}")
+    page.click("text=Retry with changes")
+    page.wait_for_url(re.compile(rf"/jobs/{failed}/retry-with-changes$"))
+    shown = page.locator("textarea[name=arguments]").input_value()
+    assert '"fail_at_step": 2' in shown
+    page.fill("textarea[name=arguments]", '{"steps": "three"}')
+    page.click("text=Retry with these arguments")
+    page.locator("[role=alert]", has_text='steps must be int, not "three"').wait_for()
+    page.fill("textarea[name=arguments]", '{"steps": 4, "step_seconds": 0.05}')
+    page.click("text=Retry with these arguments")
+    page.wait_for_url(re.compile(r"/jobs/\d+$"))
+    assert page.url.rsplit("/", 1)[1] != str(failed)
+    page.locator("#job_status .badge-completed").wait_for()
+    changes = page.locator("table.changes")
+    assert "fail_at_step" in changes.inner_text() and "steps" in changes.inner_text()
+    assert page.locator(f"text=Changed from #{failed}").is_visible()
+
+
+def test_a_pending_job_says_why_it_waits(page, e2e, site):
+    operator = db.session.scalars(select(User).where(User.email == "op@example.com")).one()
+    pauses.pause("queue", "default", operator.id)
+    page.wait_for_timeout(2500)  # a consumer reads the pauses at most every 2 s
+    waiting = sample_job.dispatch(steps=3, step_seconds=0.1)
+    page.goto(f"/jobs/{waiting}")
+    reason = page.locator(".waiting-reason")
+    reason.wait_for()
+    assert "Paused: the default queue was paused by op@example.com" in reason.inner_text()
+    screenshot(page, "waiting")
+    pauses.resume("queue", "default")
+    page.locator("#job_status .badge-completed").wait_for(timeout=30_000)
+    assert page.locator(".waiting-reason").count() == 0

@@ -7,8 +7,9 @@ from flask.cli import AppGroup
 from webapp.boundary import MAX_DAYS
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.cli.params import MOMENT, TEXT
-from webapp.services import batches
+from webapp.services import batches, job_changes
 from webapp.services import jobs as job_service
+from webapp.services.job_changes import parse_arguments
 from webapp.services.jobs import JobFilters
 from webapp.services.waiting import with_waiting_reasons
 
@@ -175,9 +176,18 @@ def cancel(job_id: int) -> None:
 
 @jobs_cli.command("retry")
 @click.argument("job_id", type=int)
-def retry(job_id: int) -> None:
-    """Retry a failed or cancelled job as a new job."""
-    new_id = job_service.retry_job(job_id)
+@click.option(
+    "--kwargs",
+    "changes",
+    metavar="JSON",
+    help="Arguments to change, as a JSON object by name ('{\"steps\": 3}'); the others stay.",
+)
+def retry(job_id: int, changes: str | None) -> None:
+    """Retry a failed or cancelled job as a new job, with --kwargs changed."""
+    if changes is None:
+        new_id = job_service.retry_job(job_id)
+    else:
+        new_id = job_changes.retry_with_changes(job_id, parse_arguments(changes, "--kwargs"))
     click.echo(f"Job {job_id} retried as job {new_id}.")
 
 

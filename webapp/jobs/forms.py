@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
@@ -51,3 +51,9 @@ class FailedFilterForm(FlaskForm):
     error = StringField("Error contains", validators=[Optional()])
     since = LocalDateTimeField("Failed after", validators=[Optional()])
     until = LocalDateTimeField("Failed before", validators=[Optional()])
+
+
+class RetryChangesForm(FlaskForm):
+    """A failed or cancelled job's arguments, as JSON, to change before it runs again."""
+
+    arguments = TextAreaField("Arguments (JSON, by parameter name)")

@@ -13,6 +13,7 @@ from webapp.cli.output import Progress, echo_json, echo_table, json_option
 from webapp.extensions import db
 from webapp.jobs.cli import echo_jobs
 from webapp.models.jobs import QUEUES, JobLog
+from webapp.services import failure_groups
 from webapp.services import jobs as job_service
 
 queue_cli = AppGroup("queue", help="Run consumers and look after the queues.")
@@ -176,6 +177,74 @@ def flush(yes: bool) -> None:
             f"Delete the {count} failed job record(s) that `queue failed` lists?", abort=True
         )
     click.echo(f"Deleted {job_service.flush_failed()} failed job record(s).")
+
+
+@queue_cli.command("failed-groups")
+@failed_filter_options
+@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True)
+@json_option
+def failed_groups(task, queue_name, error, since, limit: int, as_json: bool) -> None:
+    """Failed jobs not yet retried, grouped by task, error class and masked message."""
+    found = failure_groups.failure_groups(_filters(task, queue_name, error, since), limit)
+    if as_json:
+        echo_json([group.to_dict() for group in found])
+        return
+    if not found:
+        click.echo("No failed jobs.")
+        return
+    echo_table(
+        ["KEY", "COUNT", "TASK", "ERROR", "MESSAGE", "FIRST SEEN", "LAST SEEN", "EXAMPLE"],
+        [
+            (
+                g.key,
+                g.count,
+                g.task,
+                g.error_class,
+                g.message[:60],
+                _at(g.first_seen),
+                _at(g.last_seen),
+                f"#{g.example_id}",
+            )
+            for g in found
+        ],
+    )
+
+
+def _at(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+
+def _named(group: failure_groups.FailureGroup) -> str:
+    return f"{group.task} · {group.error_class}: {group.message}"
+
+
+@queue_cli.command("retry-group")
+@click.argument("key")
+@failed_filter_options
+def retry_group(key: str, task, queue_name, error, since) -> None:
+    """Retry every failed job of the group KEY (see `queue failed-groups`) as it is now."""
+    done = failure_groups.retry_group(key, _filters(task, queue_name, error, since))
+    for problem in done.problems:
+        click.echo(problem, err=True)
+    click.echo(f"Retried {done.done} of the {done.matched} failed job(s) of {_named(done.group)}.")
+    if done.problems:
+        raise SystemExit(1)
+
+
+@queue_cli.command("delete-group")
+@click.argument("key")
+@failed_filter_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_group(key: str, task, queue_name, error, since, yes: bool) -> None:
+    """Delete the failed job records of the group KEY (see `queue failed-groups`)."""
+    filters = _filters(task, queue_name, error, since)
+    group = failure_groups.failure_group(key, filters)
+    if not yes:
+        click.confirm(
+            f"Delete the {group.count} failed job record(s) of {_named(group)}?", abort=True
+        )
+    done = failure_groups.delete_group(key, filters)
+    click.echo(f"Deleted {done.done} failed job record(s) of {_named(done.group)}.")
 
 
 PAUSE_HELP = {

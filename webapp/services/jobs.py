@@ -544,11 +544,20 @@ def flush_failed(filters: FailedFilters | None = None, chunk_size: int = 5000) -
     """Delete exactly the failed jobs nobody has retried (the failed list, with these filters);
     returns how many. The jobs they retried stay, marked as retried by a deleted job. Audited
     as ``failed.flush`` with the filters and count, committed with the first deletion."""
-    ids = failed_job_ids(filters)
-    audit.record("failed.flush", count=len(ids), filters=filters.as_query() if filters else {})
+    filters_shown = filters.as_query() if filters else {}
+    return delete_failed_jobs(failed_job_ids(filters), "failed.flush", filters_shown, chunk_size)
+
+
+def delete_failed_jobs(
+    job_ids: list[int], action: str, filters: dict[str, Any], chunk_size: int = 5000
+) -> int:
+    """Delete a fixed list of job records a chunk at a time; returns how many. One audit row
+    (``action``, with the ``filters`` that chose them and the count) commits with the first
+    chunk."""
+    audit.record(action, count=len(job_ids), filters=filters)
     deleted = 0
-    for start in range(0, len(ids), chunk_size):
-        deleted += _delete_jobs(ids[start : start + chunk_size])
+    for start in range(0, len(job_ids), chunk_size):
+        deleted += _delete_jobs(job_ids[start : start + chunk_size])
     return deleted
 
 
