@@ -21,8 +21,10 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
-from webapp.areas import nav_entries, record_page
-from webapp.models.jobs import QUEUES, JobStatus
+from webapp.areas import nav_entries, record_namers, record_page
+from webapp.models.jobs import QUEUES, STATUSES
+from webapp.models.transfers import EXPORT_STATUSES, IMPORT_STATUSES
+from webapp.services.job_labels import JobLabels, labels_for
 from webapp.services.timing import zone_names
 from webapp.services.waiting import waiting_reason
 
@@ -140,6 +142,11 @@ def record_url(source_type: str | None, source_id: int | None) -> str | None:
     return url_for("jobs.index", source_type=source_type, source_id=source_id)
 
 
+def job_labels(jobs: Any) -> JobLabels:
+    """The names of a page of jobs' records and their users' e-mails, loaded together."""
+    return labels_for(jobs, record_namers())
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -151,6 +158,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(pretty_json)
     app.add_template_filter(percent)
     app.add_template_global(record_url)
+    app.add_template_global(job_labels)
     app.add_template_global(nav_entries)
     app.add_template_global(waiting_reason)
 
@@ -158,5 +166,7 @@ def init_app(app: Flask) -> None:
     def common() -> dict[str, Any]:
         return {
             "QUEUES": QUEUES,
-            "STATUSES": [s.value for s in JobStatus],
+            "STATUSES": STATUSES,
+            "IMPORT_STATUSES": IMPORT_STATUSES,
+            "EXPORT_STATUSES": EXPORT_STATUSES,
         }
