@@ -6,8 +6,6 @@ from webapp import boundary
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.exceptions import NotFound
-from webapp.extensions import db
-from webapp.models.jobs import JobLog
 from webapp.models.users import Role
 from webapp.services import audit
 from webapp.services import jobs as job_service
@@ -100,7 +98,7 @@ def job_context(job_id: int) -> dict:
         "retried_by": retried_by,
         "retried_by_exists": bool(job_service.existing_job_ids([retried_by])),
         "interventions": audit.entries_for("job", job.id, INTERVENTIONS, limit=10),
-        "retry_of_job": db.session.get(JobLog, job.retry_of) if job.retry_of else None,
+        "retry_of_job": job_service.find_job(job.retry_of),
         "form": ActionForm(),
     }
 

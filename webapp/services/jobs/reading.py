@@ -73,6 +73,12 @@ def get_job(job_id: int, viewer: Viewer | None = None) -> JobLog:
     return job
 
 
+def find_job(job_id: int | None) -> JobLog | None:
+    """The job log ``job_id`` if it still exists (no ownership check: for links the page has
+    already decided to show)."""
+    return db.session.get(JobLog, job_id) if job_id is not None else None
+
+
 def jobs_for_record(
     source_type: str, source_id: int, limit: int = 20, viewer: Viewer | None = None
 ) -> list[JobLog]:
