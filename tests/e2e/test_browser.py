@@ -189,3 +189,29 @@ def test_the_api_docs_render_under_their_policy(page):
     # Redoc renders the description's operations; the policy refuses nothing it needs
     page.locator("text=Job logs, newest first").first.wait_for()
     assert page.locator("#redoc h1").count() >= 1
+
+
+def test_after_the_back_button_the_filter_form_matches_the_table(page):
+    from webapp.models.jobs import JobLog
+
+    failed, done = JobLog(task="sample_job", status="failed"), JobLog(task="sample_job")
+    done.status = "completed"
+    db.session.add_all([failed, done])
+    db.session.commit()
+    rows = "#job_table tbody tr"
+    page.goto("/jobs")
+    page.select_option("select[name=status]", "failed")
+    page.wait_for_url(re.compile(r"status=failed"))
+    page.locator(f"{rows} >> text=#{failed.id}").wait_for()
+    page.select_option("select[name=status]", "completed")
+    page.wait_for_url(re.compile(r"status=completed"))
+    page.locator(f"{rows} >> text=#{done.id}").wait_for()
+    page.go_back()
+    page.wait_for_url(re.compile(r"status=failed"))
+    page.locator(f"{rows} >> text=#{failed.id}").wait_for()
+    assert page.locator(f"{rows} >> text=#{done.id}").count() == 0
+    assert page.locator("select[name=status]").input_value() == "failed"  # as the table
+    page.go_forward()
+    page.wait_for_url(re.compile(r"status=completed"))
+    page.locator(f"{rows} >> text=#{done.id}").wait_for()
+    assert page.locator("select[name=status]").input_value() == "completed"
