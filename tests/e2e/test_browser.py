@@ -206,6 +206,7 @@ def test_after_the_back_button_the_filter_form_matches_the_table(page):
     page.select_option("select[name=status]", "completed")
     page.wait_for_url(re.compile(r"status=completed"))
     page.locator(f"{rows} >> text=#{done.id}").wait_for()
+    assert page.url.endswith("/jobs?status=completed")  # only the filters that are set
     page.go_back()
     page.wait_for_url(re.compile(r"status=failed"))
     page.locator(f"{rows} >> text=#{failed.id}").wait_for()
