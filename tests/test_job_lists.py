@@ -109,6 +109,24 @@ def test_every_list_refuses_a_value_it_does_not_offer(client, login, url):
     assert "<html" in text(response) and "Traceback" not in text(response)
 
 
+def test_bulk_acts_only_on_ticked_jobs_that_its_list_still_shows(client, login):
+    login("operator")
+    low = job(status="pending", queue="low")
+    high = job(status="pending", queue="high")
+    tick = job("check_integration_updates", status="pending", tags=("system",))
+    response = client.post(
+        "/jobs/bulk", data={"action": "cancel", "ids": [low, high, tick], "queue": "low"}
+    )
+    assert response.headers["Location"] == "/jobs?queue=low"
+    page = text(client.get("/jobs?queue=low"))
+    assert "Cancelled 1 of 1 selected job(s)." in page
+    assert "2 ticked job(s) no longer match the filters and were left alone." in page
+    statuses = [db.session.get(JobLog, i).status for i in (low, high, tick)]
+    assert statuses == ["cancelled", "pending", "pending"]
+    client.post("/jobs/bulk", data={"action": "cancel", "ids": [tick], "system": "1"})
+    assert db.session.get(JobLog, tick).status == "cancelled"  # shown with the switch on
+
+
 def test_bulk_retry_all_acts_exactly_on_the_filtered_failed_set(client, login):
     login("operator")
     low = [job("sample_job", "failed", queue="low", error="boom") for _ in range(3)]

@@ -62,14 +62,23 @@ def index():
 @bp.route("jobs/bulk", methods=["POST"])
 @role_required(Role.OPERATOR)
 def bulk():
-    """Retry or cancel the jobs ticked on the list; each one that cannot be is said why."""
+    """Retry or cancel the jobs ticked on the list that its filters (posted with them) still
+    show; each one that cannot be is said why."""
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
-    query = job_filters(request.form).as_query()
-    ids = visible_job_ids(_selected_ids(), viewer_of(current_user))
+    filters = job_filters(request.form)
+    query = filters.as_query()
     action = request.form.get("action")
     if action not in ("retry", "cancel"):
         abort(400, "action must be retry or cancel")
+    ticked = visible_job_ids(_selected_ids(), viewer_of(current_user))
+    ids = job_service.matching_job_ids(filters, ticked)
+    if len(ids) < len(set(ticked)):
+        flash(
+            f"{len(set(ticked)) - len(ids)} ticked job(s) no longer match the filters and "
+            "were left alone.",
+            "info",
+        )
     if not ids:
         flash("No jobs were selected.", "info")
         return redirect(url_for("jobs.index", **query))

@@ -30,6 +30,7 @@ from webapp.services.jobs.reading import (
     get_job,
     jobs_for_record,
     list_jobs,
+    matching_job_ids,
     retried_by,
 )
 from webapp.services.jobs.search import duration_seconds, search_clause
@@ -57,6 +58,7 @@ __all__ = [
     "job_stats",
     "jobs_for_record",
     "list_jobs",
+    "matching_job_ids",
     "prune_jobs",
     "queue_counts",
     "retried_by",

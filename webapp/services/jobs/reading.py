@@ -53,6 +53,18 @@ def list_jobs(
     return rows[:limit], filters.page + 1 if len(rows) > limit else None
 
 
+def matching_job_ids(filters: JobFilters, job_ids: list[int]) -> list[int]:
+    """Which of ``job_ids`` the list ``filters`` shows (so that a bulk action acts on its list's
+    jobs only), in the order given."""
+    wanted = list(dict.fromkeys(job_ids))
+    found: set[int] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        stmt = filters.apply(select(JobLog.id).where(JobLog.id.in_(chunk)))
+        found.update(db.session.scalars(stmt))
+    return [job_id for job_id in wanted if job_id in found]
+
+
 def failed_page(filters: FailedFilters, limit: int) -> tuple[list[JobLog], int | None]:
     """The failed list newest first, ``limit`` at a time from ``filters.cursor`` (keyset),
     and the cursor of the next page."""
