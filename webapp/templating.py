@@ -22,7 +22,13 @@ from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
 from webapp.areas import nav_entries, record_namers, record_page
-from webapp.models.jobs import QUEUES, STATUSES
+from webapp.models.jobs import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    QUEUES,
+    RETRYABLE_STATUSES,
+    STATUSES,
+)
 from webapp.models.transfers import EXPORT_STATUSES, IMPORT_STATUSES
 from webapp.services.job_labels import JobLabels, labels_for
 from webapp.services.timing import zone_names
@@ -167,6 +173,9 @@ def init_app(app: Flask) -> None:
         return {
             "QUEUES": QUEUES,
             "STATUSES": STATUSES,
+            "ACTIVE_STATUSES": ACTIVE_STATUSES,
+            "FINISHED_STATUSES": FINISHED_STATUSES,
+            "RETRYABLE_STATUSES": RETRYABLE_STATUSES,
             "IMPORT_STATUSES": IMPORT_STATUSES,
             "EXPORT_STATUSES": EXPORT_STATUSES,
         }

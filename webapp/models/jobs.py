@@ -29,6 +29,8 @@ FINISHED_STATUSES = (
     JobStatus.FAILED.value,
     JobStatus.CANCELLED.value,
 )
+# What a retry can start again from.
+RETRYABLE_STATUSES = (JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 QUEUES = ("high", "default", "low")
 # The tag of the jobs the app runs for itself on a timer (the integration check, the prunes):
 # the jobs list leaves them out unless asked.

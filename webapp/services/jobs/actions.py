@@ -12,7 +12,7 @@ from jobkit.recorder import recorder
 from webapp.boundary import day_count, days_ago
 from webapp.extensions import db
 from webapp.models.base import utcnow
-from webapp.models.jobs import FINISHED_STATUSES, DeletedRetry, JobLog, JobStatus
+from webapp.models.jobs import FINISHED_STATUSES, RETRYABLE_STATUSES, DeletedRetry, JobLog
 from webapp.services import audit
 from webapp.services.jobs.filters import FailedFilters, JobError, JobQueryError
 from webapp.services.jobs.reading import failed_job_ids, get_job
@@ -129,7 +129,7 @@ def _retry(
         )
         groups: dict[tuple, list] = {}
         for job in jobs:
-            if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            if job.status not in RETRYABLE_STATUSES:
                 problems.append(
                     f"job {job.id} is {job.status}; only failed or cancelled jobs can be retried"
                 )
