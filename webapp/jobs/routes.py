@@ -10,7 +10,7 @@ from webapp.models.users import Role
 from webapp.services import audit
 from webapp.services import jobs as job_service
 from webapp.services.jobs import FailedFilters, JobError, JobFilters
-from webapp.services.listing import ListQueryError, page_size
+from webapp.services.listing import page_size
 from webapp.services.ownership import viewer_of, visible_job_ids
 from webapp.templating import render_page
 
@@ -26,12 +26,7 @@ def job_filters(source) -> JobFilters:
 def jobs_context() -> dict:
     """The list as the query string filters it; with bad filters, no rows and what is wrong
     (``filter_errors``), so that the page shows its form with the errors."""
-    problems: list[str] = []
-    try:
-        filters = job_filters(request.args)
-    except ListQueryError as exc:
-        problems = [str(exc)]
-        filters = JobFilters(viewer=viewer_of(current_user))
+    filters, problems = JobFilters.read(request.args, viewer=viewer_of(current_user))
     page, next_cursor = [], None
     if not problems:
         page, next_cursor = job_service.list_jobs(filters, limit=page_size("jobs"))
@@ -160,12 +155,7 @@ def failed_filters(source) -> FailedFilters:
 def failed_context() -> dict:
     """The failed list, newest first, a page at a time (keyset: ``cursor`` is the last id
     seen), with the total that "Retry all" would act on."""
-    problems: list[str] = []
-    try:
-        filters = failed_filters(request.args)
-    except ListQueryError as exc:
-        problems = [str(exc)]
-        filters = FailedFilters(viewer=viewer_of(current_user))
+    filters, problems = FailedFilters.read(request.args, viewer=viewer_of(current_user))
     failed, next_cursor = [], None
     if not problems:
         failed, next_cursor = job_service.failed_page(filters, page_size("failed"))

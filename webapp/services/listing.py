@@ -95,8 +95,11 @@ def moment(raw: str) -> datetime:
     """An ISO 8601 time (or a datetime-local field's value), UTC unless it names an offset."""
     try:
         return boundary.moment(raw, "it")
-    except BadRequest as exc:
-        raise ValueError(str(exc).removeprefix("it ")) from None
+    except BadRequest:
+        raise ValueError(
+            f"Not a valid datetime value. {raw[:40]!r} is not an ISO 8601 time such as"
+            " 2026-01-31T09:30."
+        ) from None
 
 
 def flag(raw: str) -> bool:
@@ -137,6 +140,16 @@ class ListFilter:
     def from_args(cls, args: Mapping[str, str], **context: Any) -> Self:
         """The filter object of a query string (or a submitted form); ListQueryError naming
         every value that cannot be used."""
+        filters, problems = cls.read(args, **context)
+        if problems:
+            raise ListQueryError("; ".join(problems))
+        return filters
+
+    @classmethod
+    def read(cls, args: Mapping[str, str], **context: Any) -> tuple[Self, list[str]]:
+        """The filter object of the values that can be used, and what is wrong with the others
+        (one line each, named as the page labels the field): for a page that shows its form
+        again, with what was typed and what is wrong, and no rows."""
         values: dict[str, Any] = {}
         problems: list[str] = []
         for name, parse in cls.PARSERS.items():
@@ -146,10 +159,23 @@ class ListFilter:
             try:
                 values[name] = parse(raw)
             except ValueError as exc:
-                problems.append(f"{cls.LABELS.get(name, name)} {exc}")
-        if problems:
-            raise ListQueryError("; ".join(problems))
-        return cls(**values, **context)
+                problems.append(cls._problem(name, str(exc)))
+        try:
+            return cls(**values, **context), problems
+        except ListQueryError as exc:
+            problems.append(str(exc))
+        try:
+            kept = {k: v for k, v in values.items() if k not in cls.POSITION}
+            return cls(**kept, **context), problems
+        except ListQueryError:
+            return cls(**context), problems
+
+    @classmethod
+    def _problem(cls, name: str, message: str) -> str:
+        """ "Created after: Not a valid …" for a field with a page label, else "page must …"."""
+        if name in cls.LABELS:
+            return f"{cls.LABELS[name]}: {message[:1].upper()}{message[1:]}"
+        return f"{name} {message}"
 
     def check(self) -> None:
         """ListQueryError for a value no query string could give (the API and CLI build the

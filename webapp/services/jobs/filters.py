@@ -99,7 +99,21 @@ class JobFilters(ListFilter):
         "page": page_number,
     }
     SORTS = dict.fromkeys(JOB_SORTS)
-    LABELS = {"source_id": "record id", "source_type": "record type", "q": "search"}
+    # As the page labels the fields (a problem names the field so).
+    LABELS = {
+        "status": "Status",
+        "task": "Task",
+        "queue": "Queue",
+        "source_type": "Record type",
+        "source_id": "Record id",
+        "batch_id": "Batch",
+        "q": "Search",
+        "since": "Created after",
+        "until": "Created before",
+        "tag": "Tag",
+        "system": "Show system jobs",
+        "order": "Order",
+    }
     POSITION = ("sort", "cursor", "page", "order")
 
     def check(self) -> None:
@@ -177,7 +191,13 @@ class FailedFilters(ListFilter):
         "until": moment,
         "cursor": record_id,
     }
-    LABELS = {"error": "error contains", "since": "failed after", "until": "failed before"}
+    LABELS = {
+        "task": "Task",
+        "queue": "Queue",
+        "error": "Error contains",
+        "since": "Failed after",
+        "until": "Failed before",
+    }
 
     def check(self) -> None:
         if self.queue and self.queue not in QUEUES:
