@@ -33,7 +33,6 @@ def jobs_context() -> dict:
     query = filters.as_query()
     return {
         "filters": filters,
-        "args": request.args,
         "query": query,
         "jobs": page,
         "next_cursor": next_cursor if filters.keyset else None,
@@ -165,7 +164,6 @@ def failed_context() -> dict:
         "first_page": filters.cursor is None,
         "total": 0 if problems else job_service.failed_count(filters),
         "filters": filters,
-        "args": request.args,
         "filter_errors": problems,
         "form": ActionForm(),
         "task_names": registered_tasks(),
