@@ -124,7 +124,8 @@ class JobContext:
         self._check_cancelled()
 
     def link(self, source_type: str, source_id: int) -> None:
-        """Name the record this job works for (shown on the job and on the record's page)."""
+        """Name the record this job works for (shown on the job and on the record's page):
+        sets the job's ``source`` (the contract's name; see ``jobkit.tracking.Call``)."""
         if self.id is not None:
             recorder.change(
                 db.engine, self.id, {"source_type": source_type, "source_id": source_id}

@@ -74,7 +74,12 @@ def _worker_name() -> str:
 
 @dataclass(frozen=True)
 class Call:
-    """One set of arguments for a bulk dispatch, with what the job works for."""
+    """One set of arguments for a bulk dispatch, with what the job works for.
+
+    One thing, three words, on purpose: ``source`` (``("series", 6)``) is the contract's name
+    for the record a job works for (``JobLog.source_type``/``source_id``, the API's fields,
+    ``dispatch(source=…)``); ``current_job().link(type, id)`` is the verb that sets it from
+    inside a running task; the pages call it the job's "record"."""
 
     args: tuple = ()
     kwargs: dict[str, Any] = field(default_factory=dict)

@@ -89,6 +89,17 @@
     else delete etags[key];
   });
 
+  // A filter form sends only the filters that are set, so the URL it pushes is short and
+  // shareable ("/jobs?status=failed", not every blank field).
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail.elt;
+    if (event.detail.verb !== "get" || !elt.matches || !elt.matches("form.filters")) return;
+    var params = event.detail.parameters;
+    Object.keys(params).forEach(function (name) {
+      if (params[name] === "") delete params[name];
+    });
+  });
+
   // The browser's time zone, for users whose setting is "the browser's" (read by the server).
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;

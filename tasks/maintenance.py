@@ -14,7 +14,7 @@ def prune_job_logs(days: int) -> str:
     return f"Deleted {deleted} finished job logs older than {days} days."
 
 
-@tracked_task(queue="low")
+@tracked_task(queue="low", tags=("system",))
 def prune_audit_log(days: int) -> str:
     """Delete audit rows older than ``days`` days."""
     deleted = audit.prune(days)

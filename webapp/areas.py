@@ -9,7 +9,7 @@ has to be kept in step.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import click
@@ -43,10 +43,12 @@ class NavEntry:
 
 @dataclass(frozen=True)
 class RecordPage:
-    """Where the page of a record type is: ``url(record_id)`` builds its address."""
+    """Where the page of a record type is: ``url(record_id)`` builds its address; ``names``
+    (see ``webapp.services.job_labels.names_by``) what its records are called on job lists."""
 
     record_type: str
     url: Callable[[int], str]
+    names: Callable[[Collection[int]], dict[int, str]] | None = None
 
 
 def page_of(endpoint: str, argument: str) -> Callable[[int], str]:
@@ -111,6 +113,12 @@ def nav_entries(role: str | None) -> list[NavEntry]:
 def record_page(record_type: str) -> RecordPage | None:
     """The page registered for ``record_type``, if any."""
     return registry_of(current_app).record_pages.get(record_type)
+
+
+def record_namers() -> dict[str, Callable[[Collection[int]], dict[int, str]]]:
+    """Record type → how its records' names are loaded, for the types that registered one."""
+    pages = registry_of(current_app).record_pages.values()
+    return {page.record_type: page.names for page in pages if page.names is not None}
 
 
 def schedulable_commands() -> tuple[str, ...]:

@@ -7,6 +7,18 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+# Rows per page of each list (see webapp.services.listing.page_size).
+DEFAULT_PAGE_SIZES = {
+    "jobs": 50,
+    "failed": 100,
+    "batches": 50,
+    "series": 50,
+    "schedules": 25,
+    "imports": 25,
+    "exports": 25,
+    "integrations": 25,
+}
+
 
 def _secret_key(instance_path: Path) -> str:
     """The SECRET_KEY from the environment, or one generated once into the instance folder."""
@@ -75,5 +87,6 @@ def settings_from_environment(instance_path: Path) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "JOBS_PAGE_SIZE": 50,
+        # Rows per page of each list, in one place (an app may still set JOBS_PAGE_SIZE).
+        "PAGE_SIZES": dict(DEFAULT_PAGE_SIZES),
     }

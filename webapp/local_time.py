@@ -180,3 +180,15 @@ class LocalDateTimeField(DateTimeLocalField):
             return " ".join(self.raw_data) if self.raw_data else ""
         local = self.data.astimezone(viewer_zone())
         return local.strftime(INPUT_FORMATS[1] if local.second else INPUT_FORMATS[0])
+
+
+def input_time(value: datetime | None) -> str:
+    """A stored or filter time as a datetime-local field's value, in the viewer's zone."""
+    if value is None:
+        return ""
+    local = _utc_moment(value).astimezone(viewer_zone())
+    return local.strftime(INPUT_FORMATS[1] if local.second else INPUT_FORMATS[0])
+
+
+def _utc_moment(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

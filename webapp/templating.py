@@ -20,9 +20,10 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
-from webapp.areas import nav_entries, record_page
+from webapp.areas import nav_entries, record_namers, record_page
 from webapp.local_time import (
     in_zone_and_viewers,
+    input_time,
     localtime,
     localtime_text,
     times_in,
@@ -30,7 +31,16 @@ from webapp.local_time import (
     with_times,
     with_times_text,
 )
-from webapp.models.jobs import QUEUES, JobStatus
+from webapp.models.jobs import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    QUEUES,
+    RETRYABLE_STATUSES,
+    STATUSES,
+    JobStatus,
+)
+from webapp.models.transfers import EXPORT_STATUSES, IMPORT_STATUSES
+from webapp.services.job_labels import JobLabels, labels_for
 from webapp.services.ownership import visible_job_ids
 from webapp.services.waiting import waiting_reason
 
@@ -163,6 +173,11 @@ def already_working(what: str, job, viewer) -> Markup:
     )
 
 
+def job_labels(jobs: Any) -> JobLabels:
+    """The names of a page of jobs' records and their users' e-mails, loaded together."""
+    return labels_for(jobs, record_namers())
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -177,7 +192,9 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(duration)
     app.add_template_filter(pretty_json)
     app.add_template_filter(percent)
+    app.add_template_filter(input_time)
     app.add_template_global(record_url)
+    app.add_template_global(job_labels)
     app.add_template_global(nav_entries)
     app.add_template_global(job_timing)
     app.add_template_global(waiting_reason)
@@ -187,5 +204,10 @@ def init_app(app: Flask) -> None:
     def common() -> dict[str, Any]:
         return {
             "QUEUES": QUEUES,
-            "STATUSES": [s.value for s in JobStatus],
+            "STATUSES": STATUSES,
+            "ACTIVE_STATUSES": ACTIVE_STATUSES,
+            "FINISHED_STATUSES": FINISHED_STATUSES,
+            "RETRYABLE_STATUSES": RETRYABLE_STATUSES,
+            "IMPORT_STATUSES": IMPORT_STATUSES,
+            "EXPORT_STATUSES": EXPORT_STATUSES,
         }

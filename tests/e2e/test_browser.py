@@ -371,3 +371,28 @@ def test_a_pending_job_says_why_it_waits(page, e2e, site):
     pauses.resume("queue", "default")
     page.locator("#job_status .badge-completed").wait_for(timeout=30_000)
     assert page.locator(".waiting-reason").count() == 0
+
+
+def test_after_the_back_button_the_filter_form_matches_the_table(page):
+    failed, done = JobLog(task="sample_job", status="failed"), JobLog(task="sample_job")
+    done.status = "completed"
+    db.session.add_all([failed, done])
+    db.session.commit()
+    rows = "#job_table tbody tr"
+    page.goto("/jobs")
+    page.select_option("select[name=status]", "failed")
+    page.wait_for_url(re.compile(r"status=failed"))
+    page.locator(f"{rows} >> text=#{failed.id}").wait_for()
+    page.select_option("select[name=status]", "completed")
+    page.wait_for_url(re.compile(r"status=completed"))
+    page.locator(f"{rows} >> text=#{done.id}").wait_for()
+    assert page.url.endswith("/jobs?status=completed")  # only the filters that are set
+    page.go_back()
+    page.wait_for_url(re.compile(r"status=failed"))
+    page.locator(f"{rows} >> text=#{failed.id}").wait_for()
+    assert page.locator(f"{rows} >> text=#{done.id}").count() == 0
+    assert page.locator("select[name=status]").input_value() == "failed"  # as the table
+    page.go_forward()
+    page.wait_for_url(re.compile(r"status=completed"))
+    page.locator(f"{rows} >> text=#{done.id}").wait_for()
+    assert page.locator("select[name=status]").input_value() == "completed"

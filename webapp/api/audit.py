@@ -9,8 +9,11 @@ from pydantic import BaseModel, Field
 from webapp.api.fields import QueryId, QueryText, QueryTime, query_limit
 from webapp.api.routing import api_route
 from webapp.api.schemas import Query
+from webapp.models.audit import CHANNELS
 from webapp.models.users import Role
 from webapp.services import audit
+
+Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 
 
 class AuditQuery(Query):
@@ -33,7 +36,7 @@ class AuditRow(BaseModel):
     id: int
     at: str
     actor: str = Field(description="an e-mail, cli:<os user> or system")
-    channel: Literal["page", "api", "cli", "system"]
+    channel: Channel
     action: str = Field(examples=["job.retry"])
     target: AuditTarget | None
     count: int | None

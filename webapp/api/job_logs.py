@@ -24,23 +24,14 @@ from webapp.services.waiting import with_waiting_reasons
 @api_route("/job-logs", ["GET"], query=JobLogQuery, responses={200: JobLogPage})
 def list_job_logs(query: JobLogQuery):
     """Job logs, newest first (or oldest), keyset-paginated; searchable"""
-    filters = JobFilters(
-        status=query.status,
-        task=query.task,
-        queue=query.queue,
-        source_type=query.source_type,
-        source_id=query.source_id,
-        tag=query.tag,
-        batch_id=query.batch_id,
-        q=query.q,
-        since=query.since,
-        until=query.until,
-        viewer=viewer_of(current_user),
-    )
-    items, next_cursor = job_service.list_jobs(
-        filters, query.limit, query.cursor, oldest_first=query.order == "oldest"
-    )
-    return {"items": with_waiting_reasons(items), "next_cursor": next_cursor}
+    # The same filter object as the page's (its checks, its defaults): the query's values
+    # are already typed by JobLogQuery.
+    filters = JobFilters(**query.model_dump(exclude={"limit"}), viewer=viewer_of(current_user))
+    items, next_value = job_service.list_jobs(filters, query.limit)
+    return {
+        "items": with_waiting_reasons(items),
+        "next_cursor": next_value if filters.keyset else None,
+    }
 
 
 @api_route("/job-logs/stats", ["GET"], responses={200: JobStats})

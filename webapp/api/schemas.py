@@ -24,13 +24,16 @@ from webapp.api.fields import (
     query_limit,
 )
 from webapp.exceptions import Invalid
-from webapp.models.jobs import QUEUES, JobStatus
+from webapp.models.jobs import QUEUES, STATUSES
 from webapp.services.exports import DATASETS, FORMATS
 from webapp.services.imports import IMPORTERS, importer_for
+from webapp.services.jobs import JOB_SORTS
+from webapp.services.listing import MAX_PAGE
 from webapp.values import parse_bool
 
 Queue = Literal[QUEUES]  # type: ignore[valid-type]
-Status = Literal[tuple(JobStatus)]  # type: ignore[valid-type]
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+JobSort = Literal[tuple(s for name in JOB_SORTS for s in (name, f"-{name}"))]  # type: ignore[valid-type]
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -125,8 +128,21 @@ class JobLogQuery(Query):
     order: Annotated[Literal["newest", "oldest"], BeforeValidator(lambda v: v or "newest")] = (
         "newest"
     )
+    system: Annotated[bool, BeforeValidator(lambda v: v or False)] = Field(
+        False,
+        description="also the app's own timer jobs (tagged system), which are left out unless"
+        " this is true or task or tag is given",
+    )
+    sort: Annotated[JobSort, BeforeValidator(lambda v: v or "-created")] = Field(
+        "-created", description="created, duration or status; a leading - for descending"
+    )
     limit: query_limit(500) = 50
-    cursor: QueryId = Field(None, description="next_cursor of the previous page")
+    cursor: QueryId = Field(
+        None, description="next_cursor of the previous page (sorted by created)"
+    )
+    page: Annotated[int, Field(ge=1, le=MAX_PAGE), BeforeValidator(lambda v: v or 1)] = Field(
+        1, description="the page, when sorted by duration or status (next_cursor is then null)"
+    )
 
 
 class JobLogPage(BaseModel):

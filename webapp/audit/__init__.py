@@ -8,6 +8,7 @@ from jobkit import pauses
 from webapp.areas import Area, NavEntry
 from webapp.audit.cli import audit_cli
 from webapp.audit.routes import bp
+from webapp.models.users import Role
 from webapp.services import audit
 
 
@@ -38,6 +39,6 @@ area = Area(
     "audit",
     blueprint=bp,
     cli=[audit_cli],
-    nav=[NavEntry("Audit", "audit.index", order=110, current=("audit.",), roles=("admin",))],
+    nav=[NavEntry("Audit", "audit.index", order=110, current=("audit.",), roles=(Role.ADMIN,))],
     setup=init_app,
 )

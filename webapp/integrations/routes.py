@@ -1,6 +1,5 @@
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from tasks.integrations import process_integration_data
 from webapp.auth import role_required
@@ -10,7 +9,7 @@ from webapp.models.integrations import Integration
 from webapp.models.users import Role
 from webapp.services import integrations as service
 from webapp.services.jobs import active_job_for, jobs_for_record
-from webapp.services.listing import Listing
+from webapp.services.list_filters import IntegrationFilter
 from webapp.services.ownership import viewer_of
 from webapp.templating import already_working, render_page
 
@@ -22,23 +21,10 @@ def _own(integration_id: int):
     return service.integration_for(integration_id, current_user.id)
 
 
-INTEGRATION_SORTS = {
-    "name": Integration.name,
-    "service": Integration.service,
-    "update_frequency_minutes": Integration.update_frequency_minutes,
-    "last_successful_update_at": Integration.last_successful_update_at,
-}
-
-
 def list_context(form: IntegrationForm | None = None) -> dict:
     """The user's integrations as the query string filters (service, on/off) and sorts them."""
-    listing = Listing.read(request.args, INTEGRATION_SORTS, "name", ("service", "state"))
-    stmt = select(Integration).where(Integration.user_id == current_user.id)
-    if "service" in listing.filters:
-        stmt = stmt.where(Integration.service == listing.filters["service"])
-    if listing.filters.get("state") in ("on", "off"):
-        stmt = stmt.where(Integration.active.is_(listing.filters["state"] == "on"))
-    rows, has_next = listing.page_of(stmt, INTEGRATION_SORTS, Integration.id)
+    listing = IntegrationFilter.from_args(request.args, user_id=current_user.id)
+    rows, has_next = listing.page_of(Integration.id)
     return {
         "rows": rows,
         "listing": listing,

@@ -5,6 +5,8 @@ from webapp.jobs import batches, changes, groups  # noqa: F401  (their routes jo
 from webapp.jobs.cli import batches_cli, jobs_cli
 from webapp.jobs.queue_cli import queue_cli
 from webapp.jobs.routes import bp
+from webapp.models.jobs import JobBatch
+from webapp.services.job_labels import names_by
 
 area = Area(
     "jobs",
@@ -15,6 +17,6 @@ area = Area(
         NavEntry("Failed", "jobs.failed", order=30),
         NavEntry("Batches", "jobs.batch_list", order=40, current=("jobs.batch_list", "jobs.batch")),
     ],
-    record_pages=[RecordPage("batch", page_of("jobs.batch", "batch_id"))],
+    record_pages=[RecordPage("batch", page_of("jobs.batch", "batch_id"), names_by(JobBatch.name))],
     schedulable=["jobs prune", "queue retry"],
 )

@@ -1,15 +1,17 @@
 """Batch pages: progress of jobs dispatched together, cancel, retry the failed ones."""
 
-from flask import abort, flash, redirect, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.jobs.routes import bp
+from webapp.models.jobs import JobBatch
 from webapp.models.users import Role
 from webapp.services import batches
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
+from webapp.services.list_filters import BatchFilter
 from webapp.services.ownership import viewer_of
 from webapp.services.waiting import waiting_reasons
 from webapp.templating import render_page
@@ -18,12 +20,16 @@ from webapp.templating import render_page
 @bp.route("batches")
 @login_required
 def batch_list():
-    recent = batches.recent_batches(50)
+    listing = BatchFilter.from_args(request.args)
+    rows, has_next = listing.page_of(JobBatch.id)
+    recent = [batches.progress(batch.id) for batch in rows]
     return render_page(
         "jobs/batches.html",
         ("batch_table",),
         live=True,
         batches=recent,
+        listing=listing,
+        has_next=has_next,
         any_open=any(b.active or b.batch.finished_at is None for b in recent),
     )
 

@@ -10,7 +10,7 @@ from webapp.cli.params import MOMENT, TEXT
 from webapp.services import batches, job_changes
 from webapp.services import jobs as job_service
 from webapp.services.job_changes import parse_arguments
-from webapp.services.jobs import JobFilters
+from webapp.services.jobs import JOB_SORTS, JobFilters
 from webapp.services.waiting import with_waiting_reasons
 
 jobs_cli = AppGroup("jobs", help="Job logs: list, show, cancel, retry, prune.")
@@ -50,12 +50,32 @@ def echo_jobs(jobs, as_json: bool) -> None:
 @click.option("--since", type=MOMENT, help="Created at or after this ISO 8601 time.")
 @click.option("--until", type=MOMENT, help="Created before this ISO 8601 time.")
 @click.option("--tag", type=TEXT, help="Only jobs with this tag.")
+@click.option(
+    "--system",
+    is_flag=True,
+    help="Also the app's own timer jobs (tagged system), left out unless a task or tag is given.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice([s for name in JOB_SORTS for s in (f"-{name}", name)]),
+    default="-created",
+    show_default=True,
+    help="created, duration or status; a leading - for descending.",
+)
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 @json_option
-def list_(status, task, queue, words, since, until, tag, limit, as_json) -> None:
+def list_(status, task, queue, words, since, until, tag, system, sort, limit, as_json) -> None:
     """Job logs, newest first."""
     filters = JobFilters(
-        status=status, task=task, queue=queue, q=words, since=since, until=until, tag=tag
+        status=status,
+        task=task,
+        queue=queue,
+        q=words,
+        since=since,
+        until=until,
+        tag=tag,
+        system=system,
+        sort=sort,
     )
     jobs, _ = job_service.list_jobs(filters, limit)
     echo_jobs(jobs, as_json)

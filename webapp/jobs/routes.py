@@ -1,21 +1,19 @@
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from jobkit.registry import registered_tasks
 from webapp import boundary
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
-from webapp.exceptions import BadRequest, NotFound
-from webapp.extensions import db
-from webapp.jobs.forms import FailedFilterForm, JobFilterForm
-from webapp.models.jobs import JobLog
+from webapp.exceptions import NotFound
+from webapp.local_time import viewer_zone
 from webapp.models.users import Role
 from webapp.services import audit, live
 from webapp.services import jobs as job_service
 from webapp.services.failure_groups import failure_groups
 from webapp.services.job_changes import changes_from_original
-from webapp.services.jobs import JobError, JobFilters
+from webapp.services.jobs import FailedFilters, JobError, JobFilters
+from webapp.services.listing import page_size
 from webapp.services.ownership import viewer_of, visible_job_ids
 from webapp.services.waiting import waiting_reason, waiting_reasons
 from webapp.templating import render_live, render_page
@@ -23,61 +21,30 @@ from webapp.templating import render_live, render_page
 bp = Blueprint("jobs", __name__, url_prefix="/")
 
 
-def filter_problems(form) -> list[str]:
-    """What is wrong with a filter form, one line per field, named as the page labels it."""
-    return [
-        f"{getattr(form, name).label.text}: {', '.join(errors)}"
-        for name, errors in form.errors.items()
-    ]
-
-
-def job_filters(source) -> tuple[JobFilterForm, JobFilters]:
-    """The /jobs filters from the query string or a submitted form; BadRequest when bad."""
-    form = JobFilterForm(source)
-    if not form.validate():
-        raise BadRequest("; ".join(filter_problems(form)))
-    return form, _filters_of(form)
-
-
-def _filters_of(form: JobFilterForm) -> JobFilters:
-    return JobFilters(
-        status=form.status.data or None,
-        task=(form.task.data or "").strip() or None,
-        queue=form.queue.data or None,
-        source_type=(form.source_type.data or "").strip() or None,
-        source_id=form.source_id.data,
-        batch_id=form.batch_id.data,
-        q=(form.q.data or "").strip() or None,
-        since=form.since.data,
-        until=form.until.data,
-        viewer=viewer_of(current_user),
-    )
+def job_filters(source) -> JobFilters:
+    """The /jobs filters from the query string or a submitted form, for the signed-in user;
+    JobQueryError (a 400 in words) when a value cannot be used."""
+    return JobFilters.from_args(source, zone=viewer_zone(), viewer=viewer_of(current_user))
 
 
 def jobs_context() -> dict:
     """The list as the query string filters it; with bad filters, no rows and what is wrong
     (``filter_errors``), so that the page shows its form with the errors."""
-    form = JobFilterForm(request.args)
-    problems = [] if form.validate() else filter_problems(form)
-    filters = JobFilters() if problems else _filters_of(form)
-    oldest_first = form.order.data == "oldest"
+    filters, problems = JobFilters.read(
+        request.args, zone=viewer_zone(), viewer=viewer_of(current_user)
+    )
     page, next_cursor = [], None
     if not problems:
-        page, next_cursor = job_service.list_jobs(
-            filters,
-            limit=current_app.config["JOBS_PAGE_SIZE"],
-            before_id=form.cursor.data,
-            oldest_first=oldest_first,
-        )
-    query = {**filters.as_query(), **({"order": "oldest"} if oldest_first else {})}
+        page, next_cursor = job_service.list_jobs(filters, limit=page_size("jobs"))
+    query = filters.as_query()
     return {
-        "form": form,
         "filters": filters,
         "query": query,
         "jobs": page,
         "reasons": waiting_reasons(page),
-        "next_cursor": next_cursor,
-        "first_page": form.cursor.data is None,
+        "next_cursor": next_cursor if filters.keyset else None,
+        "next_page": None if filters.keyset else next_cursor,
+        "first_page": filters.cursor is None and filters.page == 1,
         "any_active": any(job.is_active for job in page),
         "task_names": registered_tasks(),
         "action_form": ActionForm(),
@@ -96,15 +63,23 @@ def index():
 @bp.route("jobs/bulk", methods=["POST"])
 @role_required(Role.OPERATOR)
 def bulk():
-    """Retry or cancel the jobs ticked on the list; each one that cannot be is said why."""
+    """Retry or cancel the jobs ticked on the list that its filters (posted with them) still
+    show; each one that cannot be is said why."""
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
-    _, filters = job_filters(request.form)
-    query = {**filters.as_query(), **({"order": "oldest"} if request.form.get("order") else {})}
-    ids = visible_job_ids(_selected_ids(), viewer_of(current_user))
+    filters = job_filters(request.form)
+    query = filters.as_query()
     action = request.form.get("action")
     if action not in ("retry", "cancel"):
         abort(400, "action must be retry or cancel")
+    ticked = visible_job_ids(_selected_ids(), viewer_of(current_user))
+    ids = job_service.matching_job_ids(filters, ticked)
+    if len(ids) < len(set(ticked)):
+        flash(
+            f"{len(set(ticked)) - len(ids)} ticked job(s) no longer match the filters and "
+            "were left alone.",
+            "info",
+        )
     if not ids:
         flash("No jobs were selected.", "info")
         return redirect(url_for("jobs.index", **query))
@@ -141,7 +116,7 @@ def job_context(job_id: int) -> dict:
         "retried_by": retried_by,
         "retried_by_exists": bool(job_service.existing_job_ids([retried_by])),
         "interventions": audit.entries_for("job", job.id, INTERVENTIONS, limit=10),
-        "retry_of_job": db.session.get(JobLog, job.retry_of) if job.retry_of else None,
+        "retry_of_job": job_service.find_job(job.retry_of),
         "reason": waiting_reason(job),
         "changes": changes_from_original(job),
         "form": ActionForm(),
@@ -196,27 +171,13 @@ def retry(job_id: int):
     return redirect(url_for("jobs.show", job_id=new_id))
 
 
-def failed_filters(source) -> job_service.FailedFilters:
-    """The failed list's filters from the query string or a submitted form; BadRequest when
-    bad."""
-    form = FailedFilterForm(source)
-    if not form.validate():
-        raise BadRequest("; ".join(filter_problems(form)))
-    return _failed_filters_of(form)
+def failed_filters(source) -> FailedFilters:
+    """The failed list's filters from the query string or a submitted form, for the signed-in
+    user (times without an offset in their zone); JobQueryError (a 400 in words) when a value
+    cannot be used."""
+    return FailedFilters.from_args(source, zone=viewer_zone(), viewer=viewer_of(current_user))
 
 
-def _failed_filters_of(form: FailedFilterForm) -> job_service.FailedFilters:
-    return job_service.FailedFilters(
-        task=(form.task.data or "").strip() or None,
-        queue=form.queue.data or None,
-        error=(form.error.data or "").strip() or None,
-        since=form.since.data,
-        until=form.until.data,
-        viewer=viewer_of(current_user),
-    )
-
-
-FAILED_PAGE_SIZE = 100
 GROUPS_SHOWN = 100
 
 
@@ -224,29 +185,20 @@ def failed_context() -> dict:
     """The failed list, newest first, a page at a time (keyset: ``cursor`` is the last id
     seen), with the total that "Retry all" would act on; with ``group=1``, its failure
     groups instead of its rows."""
-    filter_form = FailedFilterForm(request.args)
-    problems = [] if filter_form.validate() else filter_problems(filter_form)
-    filters = job_service.FailedFilters() if problems else _failed_filters_of(filter_form)
-    cursor = boundary.optional_id(request.args.get("cursor"), "cursor")
-    grouped = request.args.get("group") == "1"
-    query = job_service.failed_jobs_query(filters)
-    page = query if cursor is None else query.where(JobLog.id < cursor)
-    rows = (
-        []
-        if problems or grouped
-        else list(db.session.scalars(page.order_by(JobLog.id.desc()).limit(FAILED_PAGE_SIZE + 1)))
+    filters, problems = FailedFilters.read(
+        request.args, zone=viewer_zone(), viewer=viewer_of(current_user)
     )
+    grouped = request.args.get("group") == "1"
+    failed, next_cursor = [], None
+    if not problems and not grouped:
+        failed, next_cursor = job_service.failed_page(filters, page_size("failed"))
     groups = failure_groups(filters, GROUPS_SHOWN + 1) if grouped and not problems else []
-    failed = rows[:FAILED_PAGE_SIZE]
     return {
         "failed": failed,
-        "next_cursor": failed[-1].id if len(rows) > FAILED_PAGE_SIZE else None,
-        "first_page": cursor is None,
-        "total": 0
-        if problems
-        else db.session.scalar(select(func.count()).select_from(query.subquery())),
+        "next_cursor": next_cursor,
+        "first_page": filters.cursor is None,
+        "total": 0 if problems else job_service.failed_count(filters),
         "filters": filters,
-        "filter_form": filter_form,
         "filter_errors": problems,
         "form": ActionForm(),
         "task_names": registered_tasks(),

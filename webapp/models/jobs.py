@@ -21,13 +21,20 @@ class JobStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+# Every status, in the order the pages list them (forms, filters and the API read this).
+STATUSES = tuple(status.value for status in JobStatus)
 ACTIVE_STATUSES = (JobStatus.PENDING.value, JobStatus.RUNNING.value)
 FINISHED_STATUSES = (
     JobStatus.COMPLETED.value,
     JobStatus.FAILED.value,
     JobStatus.CANCELLED.value,
 )
+# What a retry can start again from.
+RETRYABLE_STATUSES = (JobStatus.FAILED.value, JobStatus.CANCELLED.value)
 QUEUES = ("high", "default", "low")
+# The tag of the jobs the app runs for itself on a timer (the integration check, the prunes):
+# the jobs list leaves them out unless asked.
+SYSTEM_TAG = "system"
 
 
 def _where_set(name: str, *columns: str) -> Index:

@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import db
 from webapp.models.base import IDS_NEVER_REUSED, UTCDateTime, isoformat, utcnow
 
+# What an import or export can be, in the order the lists' filters offer them.
+IMPORT_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+EXPORT_STATUSES = ("pending", "running", "completed", "failed", "cancelled", "expired")
+
 
 class Import(db.Model):
     __tablename__ = "imports"
@@ -21,7 +25,7 @@ class Import(db.Model):
     path: Mapped[str] = mapped_column(String(500))
     size: Mapped[int] = mapped_column(default=0)
     dry_run: Mapped[bool] = mapped_column(default=False)
-    # pending, running, completed, failed
+    # one of IMPORT_STATUSES
     status: Mapped[str] = mapped_column(String(20), default="pending")
     total_rows: Mapped[int] = mapped_column(default=0)
     processed_rows: Mapped[int] = mapped_column(default=0)
@@ -81,7 +85,7 @@ class Export(db.Model):
     dataset: Mapped[str] = mapped_column(String(50))
     format: Mapped[str] = mapped_column(String(10))
     filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # pending, running, completed, failed, expired
+    # one of EXPORT_STATUSES
     status: Mapped[str] = mapped_column(String(20), default="pending")
     rows: Mapped[int] = mapped_column(default=0)
     total_rows: Mapped[int | None]

@@ -13,7 +13,7 @@ from webapp.schedules.forms import ScheduleForm, parameters_from_text, parameter
 from webapp.services import audit, commands, daylight, schedule_fields, timing
 from webapp.services import schedules as service
 from webapp.services.jobs import jobs_for_record
-from webapp.services.listing import Listing
+from webapp.services.list_filters import ScheduleFilter
 from webapp.services.ownership import viewer_of
 from webapp.templating import render_fragment, render_page
 
@@ -22,9 +22,8 @@ bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 
 def list_context() -> dict:
     """The list as the query string has it: words, on/off, sort and page."""
-    listing = Listing.read(request.args, service.SCHEDULE_SORTS, "name", filters=("q", "state"))
-    stmt = service.schedules_matching(listing.filters.get("q"), listing.filters.get("state"))
-    rows, has_next = listing.page_of(stmt, service.SCHEDULE_SORTS, Schedule.id)
+    listing = ScheduleFilter.from_args(request.args)
+    rows, has_next = listing.page_of(Schedule.id)
     return {
         "rows": rows,
         "listing": listing,

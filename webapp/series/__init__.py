@@ -1,8 +1,10 @@
 """TV series and episodes kept fresh from TVmaze: pages and the `series`/`episodes` commands."""
 
 from webapp.areas import Area, NavEntry, RecordPage, page_of
+from webapp.models.series import Episode, Series
 from webapp.series.cli import episodes_cli, series_cli
 from webapp.series.routes import bp
+from webapp.services.job_labels import names_by
 
 area = Area(
     "series",
@@ -10,8 +12,10 @@ area = Area(
     cli=[series_cli, episodes_cli],
     nav=[NavEntry("Series", "series.index", order=80, current=("series.",))],
     record_pages=[
-        RecordPage("series", page_of("series.show", "series_id")),
-        RecordPage("episode", page_of("series.episode_by_id", "episode_id")),
+        RecordPage("series", page_of("series.show", "series_id"), names_by(Series.name)),
+        RecordPage(
+            "episode", page_of("series.episode_by_id", "episode_id"), names_by(Episode.name)
+        ),
     ],
     schedulable=[
         "series import-missing-data",

@@ -11,22 +11,18 @@ from webapp.models.users import Role
 from webapp.series.forms import AddSeriesForm
 from webapp.services import series as series_service
 from webapp.services.jobs import active_job_for, jobs_for_record
-from webapp.services.listing import Listing
+from webapp.services.list_filters import SeriesFilter
 from webapp.services.ownership import viewer_of
 from webapp.services.series import SeriesError
 from webapp.templating import already_working, render_page
 
 bp = Blueprint("series", __name__, url_prefix="/series")
 
-PAGE_SIZE = 50
-
 
 def series_list_context(add_form: AddSeriesForm | None = None) -> dict:
-    listing = Listing.read(request.args, series_service.SERIES_SORTS, "-id", filters=("q",))
-    query = listing.filters.get("q", "")
-    rows, has_next = listing.page_of(
-        series_service.series_matching(query), series_service.SERIES_SORTS, Series.id, PAGE_SIZE
-    )
+    listing = SeriesFilter.from_args(request.args)
+    query = listing.q or ""
+    rows, has_next = listing.page_of(Series.id)
     last_jobs = series_service.last_jobs_for("series", [s.id for s in rows])
     return {
         "rows": rows,

@@ -107,7 +107,7 @@ def update_user(user: User, *, role: str | None = None, active: bool | None = No
     if not changes:
         return user
     losing_admin = (
-        user.is_admin and user.active and (after["role"] != "admin" or not after["active"])
+        user.is_admin and user.active and (after["role"] != Role.ADMIN or not after["active"])
     )
     if losing_admin and not _other_active_admins(user):
         raise Conflict(f"{user.email} is the last active admin; make another admin first")

@@ -3,6 +3,8 @@
 from flask import url_for
 
 from webapp.areas import Area, NavEntry, RecordPage, page_of
+from webapp.models.transfers import Export, Import
+from webapp.services.job_labels import names_by
 from webapp.transfers.cli import exports_cli, imports_cli
 from webapp.transfers.routes import bp
 
@@ -22,11 +24,14 @@ area = Area(
         NavEntry("Exports", "transfers.exports_page", order=70),
     ],
     record_pages=[
-        RecordPage("import", page_of("transfers.import_page", "import_id")),
+        RecordPage(
+            "import", page_of("transfers.import_page", "import_id"), names_by(Import.filename)
+        ),
         # Exports have no page of their own: their row on the exports list.
         RecordPage(
             "export",
             lambda export_id: url_for("transfers.exports_page", _anchor=f"export-{export_id}"),
+            names_by(Export.dataset, "{} export"),
         ),
     ],
 )

@@ -9,34 +9,24 @@ from webapp.models.transfers import Export, Import
 from webapp.services import exports, imports
 from webapp.services.files import FileRefused
 from webapp.services.jobs import jobs_for_record
-from webapp.services.listing import Listing
-from webapp.services.ownership import owned_query, viewer_of
+from webapp.services.list_filters import ExportFilter, ImportFilter
+from webapp.services.listing import ListFilter
+from webapp.services.ownership import viewer_of
 from webapp.templating import render_page
 from webapp.transfers.forms import ExportForm, ImportForm
 
 bp = Blueprint("transfers", __name__, url_prefix="/")
 
-IMPORT_SORTS = {
-    "created_at": Import.created_at,
-    "filename": Import.filename,
-    "failed_rows": Import.failed_rows,
-    "total_rows": Import.total_rows,
-}
-EXPORT_SORTS = {"created_at": Export.created_at, "rows": Export.rows, "size": Export.size}
 
-
-def _listed(model, sorts: dict, filters: tuple[str, ...]) -> tuple[list, Listing, bool]:
+def _listed(kind: type[ListFilter], model) -> tuple[list, ListFilter, bool]:
     """The caller's records (all, for an admin) as the query string filters and sorts them."""
-    listing = Listing.read(request.args, sorts, "-created_at", filters=filters)
-    stmt = owned_query(model, current_user.id, current_user.is_admin)
-    for name, value in listing.filters.items():
-        stmt = stmt.where(getattr(model, name) == value)
-    rows, has_next = listing.page_of(stmt, sorts, model.id)
+    listing = kind.from_args(request.args, viewer=viewer_of(current_user))
+    rows, has_next = listing.page_of(model.id)
     return rows, listing, has_next
 
 
 def imports_context(form: ImportForm | None = None) -> dict:
-    rows, listing, has_next = _listed(Import, IMPORT_SORTS, ("status", "importer"))
+    rows, listing, has_next = _listed(ImportFilter, Import)
     return {
         "rows": rows,
         "listing": listing,
@@ -100,7 +90,7 @@ def failed_rows_csv(import_id: int):
 
 
 def exports_context(form: ExportForm | None = None) -> dict:
-    rows, listing, has_next = _listed(Export, EXPORT_SORTS, ("status", "dataset", "format"))
+    rows, listing, has_next = _listed(ExportFilter, Export)
     return {
         "rows": rows,
         "listing": listing,
