@@ -200,14 +200,14 @@ def init_app(app: Flask) -> None:
     app.add_template_global(waiting_reason)
     app.add_template_global(viewer_zone)
 
-    @app.context_processor
-    def common() -> dict[str, Any]:
-        return {
-            "QUEUES": QUEUES,
-            "STATUSES": STATUSES,
-            "ACTIVE_STATUSES": ACTIVE_STATUSES,
-            "FINISHED_STATUSES": FINISHED_STATUSES,
-            "RETRYABLE_STATUSES": RETRYABLE_STATUSES,
-            "IMPORT_STATUSES": IMPORT_STATUSES,
-            "EXPORT_STATUSES": EXPORT_STATUSES,
-        }
+    # Written once in the models; globals (not a context processor) so that macros imported
+    # without the page's context see them too.
+    app.jinja_env.globals.update(
+        QUEUES=QUEUES,
+        STATUSES=STATUSES,
+        ACTIVE_STATUSES=ACTIVE_STATUSES,
+        FINISHED_STATUSES=FINISHED_STATUSES,
+        RETRYABLE_STATUSES=RETRYABLE_STATUSES,
+        IMPORT_STATUSES=IMPORT_STATUSES,
+        EXPORT_STATUSES=EXPORT_STATUSES,
+    )
