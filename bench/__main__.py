@@ -50,7 +50,7 @@ def import_missing_100k(workdir: Path) -> dict:
     from webapp.extensions import db
     from webapp.models.base import utcnow
     from webapp.models.series import Series
-    from webapp.services.series import series_missing_data
+    from webapp.services.series_work import series_missing_data
 
     rows = 100_000
     app = make_app(workdir)

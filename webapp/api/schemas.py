@@ -26,7 +26,7 @@ from webapp.api.fields import (
 from webapp.exceptions import Invalid
 from webapp.models.jobs import QUEUES, JobStatus
 from webapp.services.exports import DATASETS, FORMATS
-from webapp.services.imports import IMPORTERS, importer_for
+from webapp.services.importers import IMPORTERS, importer_for
 from webapp.values import parse_bool
 
 Queue = Literal[QUEUES]  # type: ignore[valid-type]
