@@ -7,6 +7,7 @@ app's own tasks live in ``tasks/`` and depend on this package, never the other w
 - ``registry``: the tracked tasks this process knows, by name; ``tags``: labels on jobs.
 - ``tracking``: ``tracked_task`` and the run wrapper around each task.
 - ``dispatch``: ``Call`` and bulk dispatch: the pending rows, unique keys, enqueueing.
+- ``gcpause``: the garbage collector paused while a bulk operation builds its batch.
 - ``context``: what a running task sees of its job (``current_job()``), its errors, and the app
   context tasks run in (built from the factory the consumer hands over with ``bind_factory``).
 - ``policy``: retry policies (how many attempts, which delays).

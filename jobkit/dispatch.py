@@ -17,13 +17,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from jobkit.queue import QUEUE_PRIORITIES, enqueue_many, huey
+from jobkit.gcpause import collection_paused
+from jobkit.queue import QUEUE_PRIORITIES, enqueue_many
 from jobkit.recorder import pending_row, recorder
 from jobkit.redaction import REDACTED
 from jobkit.tags import clean_tags
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog
+
+# From this many calls on, a dispatch pauses the garbage collector (see jobkit.gcpause).
+BULK = 1000
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,21 @@ def dispatch_many(
     if queue not in QUEUE_PRIORITIES:
         raise ValueError(f"unknown queue {queue!r}; use one of {', '.join(QUEUE_PRIORITIES)}")
     calls = list(calls)
+    if len(calls) < BULK:
+        return _dispatch(task, calls, user_id, batch_id, queue, delay, tags)
+    with collection_paused():
+        return _dispatch(task, calls, user_id, batch_id, queue, delay, tags)
+
+
+def _dispatch(
+    task: Any,
+    calls: list[Call],
+    user_id: int | None,
+    batch_id: int | None,
+    queue: str,
+    delay: float | None,
+    tags: Iterable[str],
+) -> list[int]:
     max_attempts = task.policy.max_attempts()
     rows = [job_row(task, call, queue, max_attempts, user_id, batch_id) for call in calls]
     # The caller's own changes must be committed before workers can look for them.
@@ -88,11 +107,9 @@ def dispatch_many(
         for job_id, call, ours in zip(new_ids, new_calls, inserted, strict=True)
         if ours
     ]
-    if eta is None:
-        enqueue_many(huey_tasks)
-    else:
-        for huey_task in huey_tasks:
-            huey.enqueue(huey_task)
+    # A task with an ``eta`` is queued like any other; the worker that takes it early puts it
+    # on Huey's schedule, as ``huey.enqueue`` would have had it.
+    enqueue_many(huey_tasks)
     return [value if kind == "job" else new_ids[value] for kind, value in slots]
 
 

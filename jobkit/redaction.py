@@ -34,6 +34,8 @@ BUILT_IN_KEYS = (
 )
 
 _keys: tuple[str, ...] = ()
+_verdicts: dict[str, bool] = {}
+MAX_REMEMBERED_KEYS = 10_000
 _key_pattern: re.Pattern[str]
 _query_pattern: re.Pattern[str]
 
@@ -63,6 +65,7 @@ def configure(extra_keys: Iterable[str] = ()) -> None:
     global _keys, _key_pattern, _query_pattern
     names = {_squash(k) for k in (*BUILT_IN_KEYS, *extra_keys) if k.strip()}
     _keys = tuple(sorted(names))
+    _verdicts.clear()
     alternatives = "|".join(re.escape(k) for k in sorted(names, key=len, reverse=True))
     _key_pattern = re.compile(alternatives)
     # name=value in a query string or a form body: the name may carry -, _ and other words.
@@ -77,8 +80,16 @@ def keys() -> tuple[str, ...]:
 
 
 def is_secret_key(key: object) -> bool:
-    """Whether a mapping key names a secret."""
-    return isinstance(key, str) and bool(_key_pattern.search(_squash(key)))
+    """Whether a mapping key names a secret (remembered per key: every job's arguments repeat
+    the same few keys, and a bulk dispatch asks for thousands)."""
+    if not isinstance(key, str):
+        return False
+    known = _verdicts.get(key)
+    if known is None:
+        if len(_verdicts) >= MAX_REMEMBERED_KEYS:
+            _verdicts.clear()
+        known = _verdicts[key] = bool(_key_pattern.search(_squash(key)))
+    return known
 
 
 def _redact_pair(match: re.Match[str]) -> str:

@@ -98,6 +98,14 @@ class TrackedTask:
         self.tags = clean_tags(tags)
         self.signature = inspect.signature(func)
         self.secret_args = frozenset(secret_args)
+        # Every parameter a plain one (no *args, **kwargs, keyword-only) and none secret: a
+        # call giving each of them by position binds to them in order.
+        self._plain_names: tuple[str, ...] | None = None
+        kinds = [p.kind for p in self.signature.parameters.values()]
+        if not self.secret_args and all(
+            k is inspect.Parameter.POSITIONAL_OR_KEYWORD for k in kinds
+        ):
+            self._plain_names = tuple(self.signature.parameters)
         clash = set(self.signature.parameters) & set(DISPATCH_OPTIONS)
         if clash:
             raise ValueError(f"{self.name}: parameter names reserved by dispatch: {clash}")
@@ -116,6 +124,9 @@ class TrackedTask:
 
     def payload_for(self, args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by parameter name: the job's first payload."""
+        names = self._plain_names
+        if names is not None and not kwargs and len(args) == len(names):
+            return dict(zip(names, args, strict=True))  # what binding gives, for much less
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:

@@ -4,6 +4,7 @@ from huey import crontab
 
 from jobkit.context import app_context, current_job
 from jobkit.dispatch import Call
+from jobkit.gcpause import collection_paused
 from jobkit.reserved import periodic_task
 from jobkit.tracking import tracked_task
 from webapp.models.schedules import ScheduleRun
@@ -36,12 +37,13 @@ def dispatch_run(run: ScheduleRun, user_id: int | None = None) -> int:
 def tick() -> int:
     """Plan the runs due before the next tick and dispatch them in bulk; returns how many."""
     groups: dict[tuple[str, float], list[Call]] = {}
-    planned = schedule_runs.plan_due_runs()
-    for run in planned:
-        calls = groups.setdefault((run.queue, round(run.delay, 1)), [])
-        calls.append(Call((run.run_id,), source=("schedule", run.schedule_id)))
-    for (queue, delay), calls in groups.items():
-        run_schedule.dispatch_many(calls, queue=queue, delay=delay or None)
+    with collection_paused():
+        planned = schedule_runs.plan_due_runs()
+        for run in planned:
+            calls = groups.setdefault((run.queue, round(run.delay, 1)), [])
+            calls.append(Call((run.run_id,), source=("schedule", run.schedule_id)))
+        for (queue, delay), calls in groups.items():
+            run_schedule.dispatch_many(calls, queue=queue, delay=delay or None)
     return len(planned)
 
 
