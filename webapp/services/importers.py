@@ -3,23 +3,17 @@ validated, and how a chunk of rows is saved."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any, ClassVar
 
 from sqlalchemy import insert, select
-from werkzeug.datastructures import MultiDict
-from wtforms import Form, IntegerField, StringField
-from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
-from webapp.boundary import MAX_INTEGER
 from webapp.exceptions import Invalid
 from webapp.extensions import db
 from webapp.models.integrations import Integration
 from webapp.models.series import Series
 from webapp.services.files import FileRefused
+from webapp.services.import_columns import Column, check_row
 from webapp.services.integrations import IntegrationError, plugin_for
-
-_forms = threading.local()
 
 
 class ImportRequestError(Invalid):
@@ -27,7 +21,7 @@ class ImportRequestError(Invalid):
 
 
 class Importer:
-    """One kind of import: its columns, a WTForms form to validate a row, and how to save it."""
+    """One kind of import: its columns, their types (checked row by row), and how to save."""
 
     name: ClassVar[str]
     label: ClassVar[str]
@@ -35,7 +29,8 @@ class Importer:
     optional: ClassVar[tuple[str, ...]] = ()
     # Columns accepted and not used (e.g. those an export of the same data adds).
     ignored: ClassVar[tuple[str, ...]] = ()
-    form: ClassVar[type[Form]]
+    # The columns a row is made of, typed, in the order their errors are listed.
+    columns: ClassVar[tuple[Column, ...]]
 
     def check_header(self, header: list[str]) -> None:
         missing = [c for c in self.required if c not in header]
@@ -51,20 +46,10 @@ class Importer:
 
     def validate(self, row: dict[str, str], user_id: int | None) -> tuple[dict | None, dict]:
         """(clean values, {}) or (None, {field: [messages]})."""
-        wanted = self.required + self.optional
-        # One form per importer and thread, filled anew for every row: making a WTForms form
-        # (binding its fields) cost as much as validating and saving the row did.
-        form = getattr(_forms, self.name, None)
-        if form is None:
-            form = self.form()
-            setattr(_forms, self.name, form)
-        form.process(formdata=MultiDict({k: v for k, v in row.items() if v and k in wanted}))
-        if not form.validate():
-            return None, {k: list(v) for k, v in form.errors.items()}
-        return self.clean(form), {}
-
-    def clean(self, form: Form) -> dict:
-        return {name: field.data for name, field in form._fields.items()}
+        values, errors = check_row(self.columns, row)
+        if errors:
+            return None, errors
+        return values, {}
 
     def save(self, values: dict, user_id: int | None, dry_run: bool) -> str:
         """Create or update a record; returns "created" or "updated" (nothing written if dry)."""
@@ -73,19 +58,6 @@ class Importer:
     def save_many(self, values: list[dict], user_id: int | None, dry_run: bool) -> list[str]:
         """Save a chunk of rows; importers may do it in fewer queries."""
         return [self.save(v, user_id, dry_run) for v in values]
-
-
-class SeriesRowForm(Form):
-    name = StringField(validators=[Optional(), Length(max=255)])
-    tvmaze_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_INTEGER)])
-    tvdb_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_INTEGER)])
-
-    def validate(self, extra_validators=None) -> bool:
-        ok = super().validate(extra_validators)
-        if ok and not self.tvmaze_id.data and not self.tvdb_id.data:
-            self.tvmaze_id.errors = ["give a tvmaze_id or a tvdb_id"]
-            return False
-        return ok
 
 
 class SeriesImporter(Importer):
@@ -103,7 +75,17 @@ class SeriesImporter(Importer):
         "data_last_updated_at",
         "created_at",
     )
-    form = SeriesRowForm
+    columns = (
+        Column("name", max_length=255),
+        Column("tvmaze_id", "integer"),
+        Column("tvdb_id", "integer"),
+    )
+
+    def validate(self, row: dict[str, str], user_id: int | None) -> tuple[dict | None, dict]:
+        values, errors = super().validate(row, user_id)
+        if values is not None and not values["tvmaze_id"] and not values["tvdb_id"]:
+            return None, {"tvmaze_id": ["give a tvmaze_id or a tvdb_id"]}
+        return values, errors
 
     def save_many(self, values: list[dict], user_id: int | None, dry_run: bool) -> list[str]:
         return _series_save_many(values, user_id, dry_run)
@@ -152,19 +134,9 @@ def _series_save_many(values: list[dict], user_id: int | None, dry_run: bool) ->
                     ids[key] = series
     if not dry_run:
         if new_rows:
-            db.session.execute(insert(Series), new_rows)
+            db.session.execute(insert(Series.__table__), new_rows)
         db.session.flush()
     return outcomes
-
-
-class IntegrationRowForm(Form):
-    service = StringField(validators=[DataRequired()])
-    name = StringField(validators=[DataRequired(), Length(max=100)])
-    update_frequency_minutes = IntegerField(
-        validators=[DataRequired(), NumberRange(min=1, max=MAX_INTEGER)]
-    )
-    tvmaze_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_INTEGER)])
-    url = StringField(validators=[Optional(), URL(require_tld=False)])
 
 
 class IntegrationsImporter(Importer):
@@ -172,7 +144,13 @@ class IntegrationsImporter(Importer):
     label = "Integrations, for the importing user (service, name, update_frequency_minutes, …)"
     required = ("service", "name", "update_frequency_minutes")
     optional = ("tvmaze_id", "url")
-    form = IntegrationRowForm
+    columns = (
+        Column("service", required=True),
+        Column("name", required=True, max_length=100),
+        Column("update_frequency_minutes", "integer", required=True),
+        Column("tvmaze_id", "integer"),
+        Column("url", "url"),
+    )
 
     def validate(self, row: dict[str, str], user_id: int | None) -> tuple[dict | None, dict]:
         values, errors = super().validate(row, user_id)

@@ -186,7 +186,7 @@ def _save_chunk(record: Import, imp: Importer, chunk: list, counts: dict, user_i
             counts[outcome] += 1
     if refused:
         refused.sort(key=lambda r: r["row_number"])
-        db.session.execute(insert(FailedImportRow), refused)
+        db.session.execute(insert(FailedImportRow.__table__), refused)
     counts["failed"] += len(refused)
     counts["total"] += len(chunk)
     record.processed_rows = counts["total"]
