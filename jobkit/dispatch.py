@@ -26,6 +26,8 @@ from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog
 
+# Unique keys looked up per query (SQLite allows 32,766 parameters to a statement).
+KEYS_PER_QUERY = 5000
 # From this many calls on, a dispatch pauses the garbage collector (see jobkit.gcpause).
 BULK = 1000
 
@@ -157,11 +159,11 @@ def active_jobs_by_key(task_name: str, keys: list[str | None]) -> dict[str, int]
         return {}
     found: dict[str, int] = {}
     chunk = sorted(wanted)
-    for start in range(0, len(chunk), 500):
+    for start in range(0, len(chunk), KEYS_PER_QUERY):
         rows = db.session.execute(
             select(JobLog.unique_key, JobLog.id).where(
                 JobLog.task == task_name,
-                JobLog.unique_key.in_(chunk[start : start + 500]),
+                JobLog.unique_key.in_(chunk[start : start + KEYS_PER_QUERY]),
                 JobLog.status.in_(ACTIVE_STATUSES),
             )
         )
