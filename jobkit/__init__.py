@@ -5,7 +5,9 @@ app's own tasks live in ``tasks/`` and depend on this package, never the other w
 
 - ``queue``: the one Huey instance and its storages (SQLite, Redis, memory), priorities.
 - ``registry``: the tracked tasks this process knows, by name; ``tags``: labels on jobs.
-- ``tracking``: ``tracked_task``, ``dispatch`` and ``Call``; the run wrapper around each task.
+- ``tracking``: ``tracked_task`` and the run wrapper around each task.
+- ``dispatch``: ``Call`` and bulk dispatch: the pending rows, unique keys, enqueueing.
+- ``gcpause``: the garbage collector paused while a bulk operation builds its batch.
 - ``context``: what a running task sees of its job (``current_job()``), its errors, and the app
   context tasks run in (built from the factory the consumer hands over with ``bind_factory``).
 - ``policy``: retry policies (how many attempts, which delays).
@@ -24,10 +26,11 @@ from jobkit.context import (
     bind_factory,
     current_job,
 )
+from jobkit.dispatch import Call
 from jobkit.policy import OUTSIDE_SERVICE, RetryPolicy
 from jobkit.queue import QUEUE_PRIORITIES, configure_queue, huey
 from jobkit.registry import registered_tasks, task_named
-from jobkit.tracking import Call, tracked_task
+from jobkit.tracking import tracked_task
 
 __all__ = [
     "OUTSIDE_SERVICE",

@@ -16,20 +16,16 @@ completed, failed (with the traceback), pending again until a retry, or cancelle
 from __future__ import annotations
 
 import inspect
-import json
 import os
 import socket
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from huey.exceptions import RetryTask
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from jobkit import registry
 from jobkit.context import (
@@ -39,15 +35,16 @@ from jobkit.context import (
     _current,
     task_context,
 )
+from jobkit.dispatch import Call, dispatch_many, job_row
 from jobkit.pauses import is_paused
 from jobkit.policy import RetryPolicy
-from jobkit.queue import QUEUE_PRIORITIES, enqueue_many, huey
-from jobkit.recorder import pending_row, recorder
+from jobkit.queue import QUEUE_PRIORITIES, huey
+from jobkit.recorder import recorder
 from jobkit.redaction import REDACTED
 from jobkit.tags import clean_tags
 from webapp.extensions import database_error_message, db
 from webapp.models.base import isoformat, utcnow
-from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
+from webapp.models.jobs import JobStatus
 
 # Names that ``dispatch`` takes for itself; a tracked task cannot use them as parameters.
 DISPATCH_OPTIONS = ("user_id", "source", "batch_id", "queue", "delay", "retry_of", "tags")
@@ -70,22 +67,6 @@ def _worker_name() -> str:
     if name is None:
         name = _thread_names.name = f"{CONSUMER_ID}:{threading.current_thread().name}"
     return name
-
-
-@dataclass(frozen=True)
-class Call:
-    """One set of arguments for a bulk dispatch, with what the job works for.
-
-    One thing, three words, on purpose: ``source`` (``("series", 6)``) is the contract's name
-    for the record a job works for (``JobLog.source_type``/``source_id``, the API's fields,
-    ``dispatch(source=…)``); ``current_job().link(type, id)`` is the verb that sets it from
-    inside a running task; the pages call it the job's "record"."""
-
-    args: tuple = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    source: tuple[str, int] | None = None
-    retry_of: int | None = None
-    tags: tuple[str, ...] = ()
 
 
 class TrackedTask:
@@ -117,6 +98,14 @@ class TrackedTask:
         self.tags = clean_tags(tags)
         self.signature = inspect.signature(func)
         self.secret_args = frozenset(secret_args)
+        # Every parameter a plain one (no *args, **kwargs, keyword-only) and none secret: a
+        # call giving each of them by position binds to them in order.
+        self._plain_names: tuple[str, ...] | None = None
+        kinds = [p.kind for p in self.signature.parameters.values()]
+        if not self.secret_args and all(
+            k is inspect.Parameter.POSITIONAL_OR_KEYWORD for k in kinds
+        ):
+            self._plain_names = tuple(self.signature.parameters)
         clash = set(self.signature.parameters) & set(DISPATCH_OPTIONS)
         if clash:
             raise ValueError(f"{self.name}: parameter names reserved by dispatch: {clash}")
@@ -135,6 +124,9 @@ class TrackedTask:
 
     def payload_for(self, args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's arguments by parameter name: the job's first payload."""
+        names = self._plain_names
+        if names is not None and not kwargs and len(args) == len(names):
+            return dict(zip(names, args, strict=True))  # what binding gives, for much less
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -208,120 +200,7 @@ class TrackedTask:
         Returns one job id per call, in order; calls whose unique key already has an active job
         get that job's id and enqueue nothing.
         """
-        queue = queue or self.queue
-        if queue not in QUEUE_PRIORITIES:
-            raise ValueError(f"unknown queue {queue!r}; use one of {', '.join(QUEUE_PRIORITIES)}")
-        calls = list(calls)
-        max_attempts = self.policy.max_attempts()
-        rows = [self._row(call, queue, max_attempts, user_id, batch_id) for call in calls]
-        # The caller's own changes must be committed before workers can look for them.
-        db.session.commit()
-        existing = self._active_jobs_by_key([row["unique_key"] for row in rows])
-        # Each call gets an existing job ("job", id) or a new row ("new", index); calls that
-        # repeat a unique key share the first one's row.
-        slots: list[tuple[str, int]] = []
-        new_rows: list[dict[str, Any]] = []
-        new_calls: list[Call] = []
-        new_for_key: dict[str, int] = {}
-        for row, call in zip(rows, calls, strict=True):
-            key = row["unique_key"]
-            if key is not None and key in existing:
-                slots.append(("job", existing[key]))
-            elif key is not None and key in new_for_key:
-                slots.append(("new", new_for_key[key]))
-            else:
-                if key is not None:
-                    new_for_key[key] = len(new_rows)
-                slots.append(("new", len(new_rows)))
-                new_rows.append(row)
-                new_calls.append(call)
-        shared = self.tags + clean_tags(tags)
-        new_tags = [tuple(dict.fromkeys(shared + clean_tags(c.tags))) for c in new_calls]
-        new_ids, inserted = self._insert(new_rows, new_tags if any(new_tags) else None)
-        eta = utcnow().replace(tzinfo=None) + timedelta(seconds=delay) if delay else None
-        huey_tasks = [
-            self.huey_call(job_id, call, max_attempts - 1, queue, eta)
-            for job_id, call, ours in zip(new_ids, new_calls, inserted, strict=True)
-            if ours
-        ]
-        if eta is None:
-            enqueue_many(huey_tasks)
-        else:
-            for task in huey_tasks:
-                huey.enqueue(task)
-        return [value if kind == "job" else new_ids[value] for kind, value in slots]
-
-    def _row(self, call: Call, queue: str, max_attempts: int, user_id, batch_id) -> dict:
-        payload = self.payload_for(call.args, call.kwargs)
-        arguments = {"args": list(call.args), "kwargs": call.kwargs}
-        if self.secret_args:
-            arguments = self._without_secrets(call)
-        try:
-            json.dumps(arguments)
-        except TypeError as exc:
-            raise TypeError(f"{self.name}: arguments must be JSON values ({exc})") from None
-        source_type, source_id = call.source or (None, None)
-        return pending_row(
-            self.name,
-            queue,
-            arguments,
-            payload,
-            max_attempts,
-            user_id=user_id,
-            batch_id=batch_id,
-            retry_of=call.retry_of,
-            source_type=source_type,
-            source_id=source_id,
-            unique_key=self.key_for(call),
-        )
-
-    def _without_secrets(self, call: Call) -> dict[str, Any]:
-        """The call's arguments as a job log keeps them: ``secret_args`` never stored."""
-        names = list(self.signature.parameters)
-        args = [
-            REDACTED if i < len(names) and names[i] in self.secret_args else value
-            for i, value in enumerate(call.args)
-        ]
-        kwargs = {k: REDACTED if k in self.secret_args else v for k, v in call.kwargs.items()}
-        return {"args": args, "kwargs": kwargs}
-
-    def _active_jobs_by_key(self, keys: list[str | None]) -> dict[str, int]:
-        wanted = {key for key in keys if key is not None}
-        if not wanted:
-            return {}
-        found: dict[str, int] = {}
-        chunk = sorted(wanted)
-        for start in range(0, len(chunk), 500):
-            rows = db.session.execute(
-                select(JobLog.unique_key, JobLog.id).where(
-                    JobLog.task == self.name,
-                    JobLog.unique_key.in_(chunk[start : start + 500]),
-                    JobLog.status.in_(ACTIVE_STATUSES),
-                )
-            )
-            found.update(dict(rows.all()))
-        db.session.commit()
-        return found
-
-    def _insert(
-        self, rows: list[dict[str, Any]], tags: list[tuple[str, ...]] | None
-    ) -> tuple[list[int], list[bool]]:
-        """Insert the rows (and their tags); returns their ids and whether each is ours. When
-        another dispatcher took a unique key meanwhile, that row's id is the other's job."""
-        try:
-            return recorder.insert_jobs(db.engine, rows, tags), [True] * len(rows)
-        except IntegrityError:
-            if not any(row["unique_key"] for row in rows):
-                raise
-        ids, inserted = [], []
-        for index, row in enumerate(rows):
-            try:
-                ids += recorder.insert_jobs(db.engine, [row], [tags[index]] if tags else None)
-                inserted.append(True)
-            except IntegrityError:
-                ids.append(self._active_jobs_by_key([row["unique_key"]])[row["unique_key"]])
-                inserted.append(False)
-        return ids, inserted
+        return dispatch_many(self, calls, user_id, batch_id, queue, delay, tags)
 
     # -- running --------------------------------------------------------------------------------
 
@@ -395,7 +274,7 @@ class TrackedTask:
             return int(huey_task.id)
         [job_id] = recorder.insert_jobs(
             db.engine,
-            [self._row(Call(args, kwargs), self.queue, self.policy.max_attempts(), None, None)],
+            [job_row(self, Call(args, kwargs), self.queue, self.policy.max_attempts(), None, None)],
         )
         huey_task.id = str(job_id)  # so that a retry finds the same row
         return job_id

@@ -4,9 +4,10 @@ from huey import crontab
 
 from jobkit import locks
 from jobkit.context import JobCancelled, PermanentError, app_context, current_job
+from jobkit.dispatch import Call
 from jobkit.policy import OUTSIDE_SERVICE
 from jobkit.reserved import periodic_task
-from jobkit.tracking import CONSUMER_ID, Call, tracked_task
+from jobkit.tracking import CONSUMER_ID, tracked_task
 from webapp.services import integrations as service
 
 PROCESS_TIMEOUT_SECONDS = 300

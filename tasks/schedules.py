@@ -3,22 +3,24 @@
 from huey import crontab
 
 from jobkit.context import app_context, current_job
+from jobkit.dispatch import Call
+from jobkit.gcpause import collection_paused
 from jobkit.reserved import periodic_task
-from jobkit.tracking import Call, tracked_task
+from jobkit.tracking import tracked_task
 from webapp.models.schedules import ScheduleRun
-from webapp.services import schedules as service
+from webapp.services import schedule_runs
 
 
 @tracked_task(queue="default", tags=("schedule",))
 def run_schedule(run_id: int) -> str:
     """Run one schedule run's command; a non-zero exit fails the job."""
     job = current_job()
-    run = service.execute_run(run_id, job.id)
+    run = schedule_runs.execute_run(run_id, job.id)
     if run.status == "skipped":
         return run.note
     last_line = (run.output or "").strip().splitlines()[-1:] or [""]
     if run.status == "failed":
-        raise service.ScheduledCommandFailed(
+        raise schedule_runs.ScheduledCommandFailed(
             f"{run.schedule.command} exited with {run.exit_code}: {last_line[0]}"
         )
     return f"{run.schedule.command} succeeded: {last_line[0]}"
@@ -35,12 +37,13 @@ def dispatch_run(run: ScheduleRun, user_id: int | None = None) -> int:
 def tick() -> int:
     """Plan the runs due before the next tick and dispatch them in bulk; returns how many."""
     groups: dict[tuple[str, float], list[Call]] = {}
-    planned = service.plan_due_runs()
-    for run in planned:
-        calls = groups.setdefault((run.queue, round(run.delay, 1)), [])
-        calls.append(Call((run.run_id,), source=("schedule", run.schedule_id)))
-    for (queue, delay), calls in groups.items():
-        run_schedule.dispatch_many(calls, queue=queue, delay=delay or None)
+    with collection_paused():
+        planned = schedule_runs.plan_due_runs()
+        for run in planned:
+            calls = groups.setdefault((run.queue, round(run.delay, 1)), [])
+            calls.append(Call((run.run_id,), source=("schedule", run.schedule_id)))
+        for (queue, delay), calls in groups.items():
+            run_schedule.dispatch_many(calls, queue=queue, delay=delay or None)
     return len(planned)
 
 

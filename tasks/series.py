@@ -1,9 +1,10 @@
 """Data jobs and finder jobs for series and episodes."""
 
 from jobkit.context import PermanentError, current_job
+from jobkit.dispatch import Call
 from jobkit.policy import OUTSIDE_SERVICE
-from jobkit.tracking import Call, tracked_task
-from webapp.services import batches
+from jobkit.tracking import tracked_task
+from webapp.services import batches, series_work
 from webapp.services import series as series_service
 from webapp.services.tvmaze import ShowNotFound
 
@@ -109,5 +110,5 @@ def dispatch_pending_syncs(series_ids: list[int], user_id: int | None = None) ->
 @tracked_task(queue="default", tags=("tvmaze", "series"))
 def find_series_missing_data() -> str:
     """Dispatch a data job for every series never imported."""
-    ids = dispatch_series_data(series_service.series_missing_data(), report=current_job().report)
+    ids = dispatch_series_data(series_work.series_missing_data(), report=current_job().report)
     return f"Dispatched {len(ids)} series data jobs."

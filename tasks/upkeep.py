@@ -12,11 +12,12 @@ from huey.signals import SIGNAL_INTERRUPTED
 
 from jobkit import locks
 from jobkit.context import app_context
+from jobkit.dispatch import Call
 from jobkit.queue import huey
 from jobkit.recorder import recorder
 from jobkit.registry import task_named
 from jobkit.reserved import periodic_task
-from jobkit.tracking import CONSUMER_ID, Call
+from jobkit.tracking import CONSUMER_ID
 from tasks.maintenance import prune_audit_log, prune_job_logs
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow

@@ -102,6 +102,7 @@ def test_cancel_selected_pending_jobs(client, login):
 
 
 def test_jobs_link_to_the_record_they_worked_for(client, login, app):
+    from webapp.services import schedule_runs
     from webapp.services import schedules as schedule_service
 
     schedule = schedule_service.create_schedule(
@@ -112,7 +113,7 @@ def test_jobs_link_to_the_record_they_worked_for(client, login, app):
             "cron": "0 1 * * *",
         }
     )
-    run = schedule_service.manual_run(schedule)
+    run = schedule_runs.manual_run(schedule)
     from tasks.schedules import dispatch_run
 
     job_id = dispatch_run(run)

@@ -14,8 +14,8 @@ from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
 from webapp.models.schedules import Schedule, ScheduleRun
+from webapp.services import schedule_runs, timing
 from webapp.services import schedules as service
-from webapp.services import timing
 
 PRUNE = {"name": "prune", "command": "jobs prune", "parameters": {"--days": "30"}}
 
@@ -118,7 +118,7 @@ def test_two_schedulers_ticking_at_once_plan_each_run_once(database, tmp_path, m
     def scheduler():
         with app.app_context():
             barrier.wait()
-            results.append(len(service.plan_due_runs()))
+            results.append(len(schedule_runs.plan_due_runs()))
             db.session.remove()
 
     threads = [threading.Thread(target=scheduler) for _ in range(2)]
@@ -141,11 +141,11 @@ def test_a_tick_dispatches_sub_minute_runs_with_their_delay(app):
         0
     ]
     db.session.commit()
-    planned = service.plan_due_runs()
+    planned = schedule_runs.plan_due_runs()
     delays = sorted(run.delay for run in planned)
     assert delays[0] == 0 and all(0 <= d <= 60 for d in delays) and len(delays) >= 2
     assert schedule.next_run_at > utcnow() + timedelta(seconds=59)
-    assert service.plan_due_runs() == []  # nothing twice
+    assert schedule_runs.plan_due_runs() == []  # nothing twice
 
 
 def test_missed_runs_are_caught_up_once(app):
@@ -158,7 +158,7 @@ def test_missed_runs_are_caught_up_once(app):
     missed = [
         t
         for t in timing.next_runs("*/5 * * * *", "UTC", first - timedelta(seconds=1), 40)
-        if t < now - timedelta(seconds=service.CATCH_UP_GRACE_SECONDS)
+        if t < now - timedelta(seconds=schedule_runs.CATCH_UP_GRACE_SECONDS)
     ]
     count = tick()
     runs = db.session.scalars(select(ScheduleRun).order_by(ScheduleRun.due_at)).all()
@@ -173,7 +173,7 @@ def test_missed_runs_are_caught_up_once(app):
 
 def test_a_run_records_exit_code_output_and_its_job(app):
     schedule = make()
-    run = service.manual_run(schedule)
+    run = schedule_runs.manual_run(schedule)
     from tasks.schedules import dispatch_run
 
     job_id = dispatch_run(run)
@@ -201,7 +201,7 @@ def test_a_failing_command_is_a_failed_run_and_a_failed_job(app, runner):
     db.session.commit()
     from tasks.schedules import dispatch_run
 
-    job_id = dispatch_run(service.manual_run(schedule))
+    job_id = dispatch_run(schedule_runs.manual_run(schedule))
     run = db.session.scalars(select(ScheduleRun)).one()
     assert run.status == "failed" and run.exit_code == 1 and "Aborted" in run.output
     job = db.session.get(JobLog, job_id)
@@ -213,10 +213,10 @@ def test_a_failing_command_is_a_failed_run_and_a_failed_job(app, runner):
 def test_without_overlapping_skips_and_records_it(app):
     schedule = make(without_overlapping=True)
     assert locks.acquire(f"schedule:{schedule.id}", "run:earlier", ttl_seconds=600)
-    run = service.execute_run(service.manual_run(schedule).id)
+    run = schedule_runs.execute_run(schedule_runs.manual_run(schedule).id)
     assert run.status == "skipped" and "previous run was still going" in run.note
     locks.release(f"schedule:{schedule.id}", "run:earlier")
-    again = service.execute_run(service.manual_run(schedule, "again").id)
+    again = schedule_runs.execute_run(schedule_runs.manual_run(schedule, "again").id)
     assert again.status == "succeeded"
 
 

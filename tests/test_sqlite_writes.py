@@ -19,7 +19,7 @@ from webapp import extensions
 from webapp.extensions import db
 from webapp.models.series import Series
 from webapp.models.transfers import FailedImportRow
-from webapp.services import imports
+from webapp.services import importers, imports
 from webapp.services.users import create_user, issue_token
 
 
@@ -150,7 +150,7 @@ def test_an_import_stopped_by_a_busy_database_resumes_without_duplicates(
 ):
     headers = bearer("operator")
     rows = imports.CHUNK_SIZE * 4 + 7
-    save_many = imports.SeriesImporter.save_many
+    save_many = importers.SeriesImporter.save_many
     chunks = []
 
     def busy_on_the_third_chunk(self, values, user_id, dry_run):
@@ -163,7 +163,7 @@ def test_an_import_stopped_by_a_busy_database_resumes_without_duplicates(
             )
         return save_many(self, values, user_id, dry_run)
 
-    monkeypatch.setattr(imports.SeriesImporter, "save_many", busy_on_the_third_chunk)
+    monkeypatch.setattr(importers.SeriesImporter, "save_many", busy_on_the_third_chunk)
     content = series_csv(1, rows).decode().replace("Show 3,3,", "Show 3,,", 1).encode()
     body = post_import(client, headers["Authorization"].split()[1], content).get_json()
     assert body["status"] == "failed"

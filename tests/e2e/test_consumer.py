@@ -95,3 +95,15 @@ def test_bulk_dispatch_is_drained_by_the_consumer(e2e):
         timeout=60,
     )
     assert get(ids[-1]).attempts == 1
+
+
+def test_a_delayed_bulk_dispatch_runs_after_its_delay(e2e):
+    # queued in one round trip like any bulk dispatch; the worker that takes each early puts
+    # it on Huey's schedule, and the scheduler hands it back when it is due
+    e2e["start"]()
+    ids = noop.dispatch_many([Call() for _ in range(5)], delay=3)
+    wait_for(lambda: all(get(i).status == "completed" for i in ids), what="the delayed jobs")
+    for job_id in ids:
+        job = get(job_id)
+        # Huey's scheduler looks once a second and may hand a task back up to a second early
+        assert (job.started_at - job.created_at).total_seconds() >= 1.5

@@ -10,6 +10,7 @@ from webapp.extensions import db
 from webapp.models.jobs import JobLog
 from webapp.models.series import Episode, Series
 from webapp.services import series as series_service
+from webapp.services import series_work
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def test_import_missing_runs_in_the_consumer(e2e, fake_upstream):
     fake_upstream.broken["/shows/3"] = 404
     ids = [series_service.add_series(tvmaze_id=i).id for i in (1, 2, 3)]
     e2e["start"]()  # reads TVMAZE_URL from the environment set above
-    dispatch_series_data(series_service.series_missing_data())
+    dispatch_series_data(series_work.series_missing_data())
     wait_for(
         lambda: (
             db.session.scalar(

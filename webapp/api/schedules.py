@@ -8,6 +8,7 @@ from webapp.api.schemas import RunsQuery, Schedule, ScheduleInput, ScheduleRun
 from webapp.extensions import db
 from webapp.models.users import Role
 from webapp.services import schedules as service
+from webapp.services.schedule_runs import manual_run
 
 
 def _changes(body: ScheduleInput) -> dict:
@@ -71,7 +72,7 @@ def delete_schedule(schedule_id: int):
 )
 def run_schedule_now(schedule_id: int):
     """Run it now, whatever its timing (operator)"""
-    run = service.manual_run(service.get_schedule(schedule_id))
+    run = manual_run(service.get_schedule(schedule_id))
     dispatch_run(run, user_id=current_user.id)
     db.session.refresh(run)
     return run.to_dict(), 202

@@ -26,7 +26,7 @@ from webapp.api.fields import (
 from webapp.exceptions import Invalid
 from webapp.models.jobs import QUEUES, STATUSES
 from webapp.services.exports import DATASETS, FORMATS
-from webapp.services.imports import IMPORTERS, importer_for
+from webapp.services.importers import IMPORTERS, importer_for
 from webapp.services.jobs import JOB_SORTS
 from webapp.services.listing import MAX_PAGE
 from webapp.values import parse_bool

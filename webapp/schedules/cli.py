@@ -3,8 +3,8 @@ from flask.cli import AppGroup
 
 from tasks.schedules import tick
 from webapp.cli.output import echo_json, echo_table, json_option
+from webapp.services import schedule_runs, timing
 from webapp.services import schedules as service
-from webapp.services import timing
 
 schedule_cli = AppGroup("schedule", help="Schedules kept in the database.")
 
@@ -49,7 +49,7 @@ def run_due() -> None:
 def test(ref: str) -> None:
     """Run one schedule (by name or id) now, whatever its timing, and show its output."""
     schedule = service.get_schedule(ref)
-    run = service.execute_run(service.manual_run(schedule, "schedule test").id)
+    run = schedule_runs.execute_run(schedule_runs.manual_run(schedule, "schedule test").id)
     click.echo((run.output or "").rstrip())
     click.echo(f"{schedule.command}: exit code {run.exit_code} ({run.status})")
     if run.exit_code:

@@ -10,7 +10,7 @@ from webapp.models.base import utcnow
 from webapp.models.schedules import Schedule
 from webapp.models.users import Role
 from webapp.schedules.forms import ScheduleForm, parameters_from_text, parameters_to_text
-from webapp.services import audit, commands, daylight, schedule_fields, timing
+from webapp.services import audit, commands, daylight, schedule_fields, schedule_runs, timing
 from webapp.services import schedules as service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.list_filters import ScheduleFilter
@@ -243,7 +243,7 @@ def toggle(schedule_id: int):
 def run_now(schedule_id: int):
     schedule = service.get_schedule(schedule_id)
     _checked()
-    dispatch_run(service.manual_run(schedule), user_id=current_user.id)
+    dispatch_run(schedule_runs.manual_run(schedule), user_id=current_user.id)
     flash(f"Running {schedule.name} now.", "success")
     if request.headers.get("HX-Request"):
         return render_page("schedules/list.html", ("schedule_table",), **list_context())

@@ -11,6 +11,7 @@ from webapp.cli.output import Progress, echo_json, echo_table
 from webapp.extensions import db
 from webapp.models.series import Series
 from webapp.services import series as series_service
+from webapp.services import series_work
 
 series_cli = AppGroup("series", help="TV series and their data from TVmaze.")
 episodes_cli = AppGroup("episodes", help="Episodes and their data from TVmaze.")
@@ -79,7 +80,7 @@ def list_(as_json: bool) -> None:
 @series_cli.command("import-missing-data")
 def series_import_missing() -> None:
     """Dispatch a data job for every series never imported."""
-    missing = series_service.series_missing_data()
+    missing = series_work.series_missing_data()
     with Progress(f"Queueing {len(missing):,} series data jobs", quiet=_quick(missing)) as report:
         ids = dispatch_series_data(missing, report=report)
     click.echo(f"Dispatched {len(ids)} series data jobs.")
@@ -96,7 +97,7 @@ def series_import_missing() -> None:
 def series_check_updates(hours: float) -> None:
     """Dispatch data jobs for series older than --hours that changed upstream."""
     _dispatch_stale(
-        lambda: series_service.stale_series(hours),
+        lambda: series_work.stale_series(hours),
         dispatch_series_data,
         "series",
         "that TVmaze says have not changed",
@@ -107,11 +108,11 @@ def series_check_updates(hours: float) -> None:
 def episodes_import_missing() -> None:
     """Dispatch a data job for every episode never imported, and a pending-episodes sync for
     every series with episodes reset by retry-failed --reset."""
-    missing = series_service.episodes_missing_data()
+    missing = series_work.episodes_missing_data()
     with Progress(f"Queueing {len(missing):,} episode data jobs", quiet=_quick(missing)) as report:
         ids = dispatch_episode_data(missing, report=report)
     click.echo(f"Dispatched {len(ids)} episode data jobs.")
-    reset = series_service.series_with_reset_episodes()
+    reset = series_work.series_with_reset_episodes()
     if reset:
         jobs = dispatch_pending_syncs(list(reset))
         click.echo(f"Dispatched {len(jobs)} series jobs for {sum(reset.values())} reset episodes.")
@@ -128,7 +129,7 @@ def episodes_import_missing() -> None:
 def episodes_check_updates(hours: float) -> None:
     """Dispatch data jobs for episodes older than --hours whose show changed upstream."""
     _dispatch_stale(
-        lambda: series_service.stale_episodes(hours),
+        lambda: series_work.stale_episodes(hours),
         dispatch_episode_data,
         "episode",
         "whose show TVmaze says has not changed",

@@ -16,7 +16,7 @@ from webapp.models.base import utcnow
 from webapp.models.jobs import Alert, JobLog, JobStatus
 from webapp.services import outbound
 from webapp.services.outbound import OutboundError
-from webapp.services.schedules import overdue_for_success
+from webapp.services.schedule_runs import overdue_for_success
 
 log = logging.getLogger(__name__)
 FAILURE_RATE_KEY = "failures-last-hour"

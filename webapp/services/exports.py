@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from openpyxl import Workbook
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from webapp.exceptions import Forbidden, Invalid, NotFound
 from webapp.extensions import database_error_message, db
 from webapp.models.audit import AuditEntry
-from webapp.models.base import isoformat, utcnow
+from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
 from webapp.models.schedules import ScheduleRun
 from webapp.models.series import Episode, Series
 from webapp.models.transfers import Export
 from webapp.models.users import User
-from webapp.services import audit
-from webapp.services.files import neutralise
+from webapp.services import audit, export_writers
 from webapp.services.ownership import (
     Viewer,
     owned,
@@ -199,7 +201,7 @@ def clean_request(dataset: str, fmt: str, filters: dict[str, Any] | None) -> dic
 def query_for(dataset: Dataset, filters: dict[str, str], viewer: Viewer | None = None) -> Select:
     """The dataset's rows as ``filters`` choose them; job logs only those ``viewer`` may see."""
     model = dataset.model
-    stmt = select(*(getattr(model, c) for c in dataset.columns))
+    stmt = select(*export_writers.selected(model, dataset.columns))
     if model is JobLog:
         stmt = stmt.where(visible_jobs(viewer))
     if filters.get("status") and dataset.status_column:
@@ -252,21 +254,6 @@ def exports_of(user_id: int | None, is_admin: bool, limit: int = 50) -> list[Exp
     return owned_list(Export, user_id, is_admin, limit)
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return isoformat(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _cell(value: Any) -> Any:
-    """A value for one spreadsheet cell: JSON columns as JSON text."""
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str)
-    return neutralise(_plain(value))
-
-
 def _rows(stmt: Select) -> Iterator[tuple]:
     """Stream rows from the database without loading them all."""
     with db.engine.connect() as conn:
@@ -298,7 +285,10 @@ def write_export(export_id: int, report: Callable[..., None] | None = None) -> E
             )
 
     try:
-        written = WRITERS[export.format](temporary, dataset.columns, _rows(stmt), progress)
+        cells = export_writers.cells_for(dataset.model, dataset.columns)
+        written = export_writers.WRITERS[export.format](
+            temporary, dataset.columns, _rows(stmt), progress, cells
+        )
         os.replace(temporary, final)
     except Exception as exc:  # whatever broke the file: record the failure, then re-raise
         temporary.unlink(missing_ok=True)
@@ -323,52 +313,6 @@ def end_export(export_id: int, status: str, error: str) -> None:
     if export is not None and export.status != "completed":
         export.status, export.error, export.finished_at = status, error, utcnow()
         db.session.commit()
-
-
-def _write_csv(path: Path, columns, rows, progress) -> int:
-    count = 0
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_cell(v) for v in row])
-            count += 1
-            if count % 10_000 == 0:
-                progress(count)
-    return count
-
-
-def _write_jsonl(path: Path, columns, rows, progress) -> int:
-    count = 0
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(
-                json.dumps(dict(zip(columns, (_plain(v) for v in row), strict=True)), default=str)
-                + "\n"
-            )
-            count += 1
-            if count % 10_000 == 0:
-                progress(count)
-    return count
-
-
-def _write_xlsx(path: Path, columns, rows, progress) -> int:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("export")
-    sheet.append(list(columns))
-    count = 0
-    for row in rows:
-        # write-only cells starting with "=" would be formulas: neutralise them
-        sheet.append([_cell(v) for v in row])
-        count += 1
-        if count % 10_000 == 0:
-            progress(count)
-    with open(path, "wb") as f:
-        workbook.save(f)
-    return count
-
-
-WRITERS = {"csv": _write_csv, "jsonl": _write_jsonl, "xlsx": _write_xlsx}
 
 
 def delete_expired(now: datetime | None = None) -> int:

@@ -3,10 +3,11 @@ computed in the schedule's own time zone so that daylight-saving changes come ou
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -87,6 +88,12 @@ def tidy_cron(expression: Any) -> str:
     (or 6, seconds last) that fits the table. Whether it ever runs is ``validate_cron``'s check."""
     if not isinstance(expression, str):
         raise TimingError("a cron expression is text, like 0 3 * * *")
+    return _tidy_text(expression)
+
+
+@lru_cache(maxsize=4096)
+def _tidy_text(expression: str) -> str:
+    """``tidy_cron`` of a text, worked out once per expression (a tick reads thousands)."""
     if len(expression) > MAX_CRON_LENGTH * 4:  # before tidying: do not split a huge text
         raise TimingError(f"a cron expression is at most {MAX_CRON_LENGTH} characters")
     cleaned = " ".join(expression.split())
@@ -177,7 +184,9 @@ def iter_runs(expression: str, timezone: str, after: datetime) -> Iterator[datet
     moment after it.
     """
     tz = zone(timezone)
-    iterator = croniter(tidy_cron(expression), after.astimezone(tz))
+    # A copy of the expression's parsed form, set to the start: parsing it is most of the cost
+    iterator = copy.copy(_parsed(tidy_cron(expression)))
+    iterator.set_current(after.astimezone(tz), force=True)
     last_wall: datetime | None = None
     while True:
         try:
@@ -189,6 +198,13 @@ def iter_runs(expression: str, timezone: str, after: datetime) -> Iterator[datet
             continue  # the repeated hour of a fall-back day
         last_wall = wall
         yield moment.astimezone(UTC)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(expression: str) -> croniter:
+    """The expression parsed, for ``iter_runs`` to copy (a copy shares the parsed fields, which
+    croniter only reads, and has its own current time)."""
+    return croniter(expression, datetime(2000, 1, 1, tzinfo=UTC))
 
 
 def next_runs(expression: str, timezone: str, after: datetime, count: int = 5) -> list[datetime]:

@@ -9,7 +9,7 @@ from webapp.cli.output import Progress, echo_json, echo_table, json_option
 from webapp.cli.params import DAY
 from webapp.extensions import db
 from webapp.models.transfers import Export, Import
-from webapp.services import exports, imports
+from webapp.services import exports, importers, imports
 
 imports_cli = AppGroup("imports", help="Import CSV or XLSX files.")
 exports_cli = AppGroup("exports", help="Export datasets to CSV, JSON Lines or XLSX.")
@@ -67,7 +67,7 @@ def list_exports(limit: int, as_json: bool) -> None:
 
 @imports_cli.command("run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--importer", required=True, type=click.Choice(list(imports.IMPORTERS)))
+@click.option("--importer", required=True, type=click.Choice(list(importers.IMPORTERS)))
 @click.option("--dry-run", is_flag=True, help="Validate and count; write nothing.")
 def run_import(file: Path, importer: str, dry_run: bool) -> None:
     """Import FILE now and print the counts and the refused rows."""

@@ -5,7 +5,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from webapp.services.exports import DATASETS, FORMATS
-from webapp.services.imports import IMPORTERS
+from webapp.services.importers import IMPORTERS
 from webapp.values import YesNoField
 
 

@@ -6,7 +6,7 @@ from webapp import boundary
 from webapp.api.transfers import send_export, start_import_from_request
 from webapp.boundary import MAX_ID
 from webapp.models.transfers import Export, Import
-from webapp.services import exports, imports
+from webapp.services import exports, importers, imports
 from webapp.services.files import FileRefused
 from webapp.services.jobs import jobs_for_record
 from webapp.services.list_filters import ExportFilter, ImportFilter
@@ -31,7 +31,7 @@ def imports_context(form: ImportForm | None = None) -> dict:
         "rows": rows,
         "listing": listing,
         "has_next": has_next,
-        "importers": sorted(imports.IMPORTERS),
+        "importers": sorted(importers.IMPORTERS),
         "form": form or ImportForm(),
         "any_active": any(r.status in ("pending", "running") for r in rows),
     }
@@ -50,7 +50,7 @@ def imports_page():
     if form.validate_on_submit():
         try:
             record = start_import_from_request(form.dry_run.data)
-        except (FileRefused, imports.ImportRequestError) as exc:
+        except (FileRefused, importers.ImportRequestError) as exc:
             form.file.errors = [*form.file.errors, str(exc)]
         else:
             flash(f"Importing {record.filename} (import {record.id}).", "success")
