@@ -11,7 +11,7 @@ from sqlalchemy import Select, select
 from webapp.models.integrations import Integration
 from webapp.models.jobs import JobBatch
 from webapp.models.transfers import EXPORT_STATUSES, IMPORT_STATUSES, Export, Import
-from webapp.services import exports, imports, integrations, schedules, series
+from webapp.services import exports, importers, integrations, schedules, series
 from webapp.services.listing import ListFilter, choice, page_number, text
 from webapp.services.ownership import Viewer, owned_query
 
@@ -75,7 +75,7 @@ class ImportFilter(ListFilter):
 
     PARSERS = {
         "status": choice(IMPORT_STATUSES),
-        "importer": choice(lambda: sorted(imports.IMPORTERS)),
+        "importer": choice(lambda: sorted(importers.IMPORTERS)),
         "sort": text(40),
         "page": page_number,
     }
