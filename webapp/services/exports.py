@@ -30,6 +30,7 @@ from webapp.services.ownership import (
     Viewer,
     owned,
     owned_list,
+    unseen,
     viewer_for_user_id,
     visible_jobs,
 )
@@ -244,7 +245,9 @@ def get_export(export_id: int, user_id: int | None, is_admin: bool) -> Export:
     """The export, only for its owner or an admin; anyone else gets "not found"."""
     export = owned(Export, export_id, user_id, is_admin)
     if export is None:
-        raise ExportNotFound(f"export {export_id} not found")
+        raise ExportNotFound(
+            f"export {export_id} not found" if is_admin else unseen(f"export {export_id}")
+        )
     return export
 
 

@@ -31,7 +31,7 @@ from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, QUEUES, DeletedRetry, JobLog, JobStatus, JobTag
 from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services import audit
-from webapp.services.ownership import Viewer, visible_jobs
+from webapp.services.ownership import Viewer, unseen, visible_jobs
 
 
 class JobError(Conflict):
@@ -138,6 +138,8 @@ def get_job(job_id: int, viewer: Viewer | None = None) -> JobLog:
     job = db.session.get(JobLog, job_id)
     if job is not None and viewer is not None:
         job = db.session.scalar(select(JobLog).where(JobLog.id == job_id, visible_jobs(viewer)))
+    if job is None and viewer is not None and not viewer.is_admin:
+        raise JobNotFound(unseen(f"job #{job_id}"))
     if job is None:
         raise JobNotFound(f"job #{job_id} was deleted or never existed")
     return job
