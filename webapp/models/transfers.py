@@ -11,6 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import db
 from webapp.models.base import IDS_NEVER_REUSED, UTCDateTime, isoformat, utcnow
 
+# What an import's or export's status can be: its job's, and for an export, expired.
+IMPORT_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
+EXPORT_STATUSES = (*IMPORT_STATUSES, "expired")
+
 
 class Import(db.Model):
     __tablename__ = "imports"

@@ -3,7 +3,7 @@ integrations): the state lives in the query string, so a sorted, filtered page i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +32,15 @@ class Listing:
 
     @classmethod
     def read(
-        cls, args: Mapping[str, str], sorts: Mapping[str, Any], default: str, filters: tuple = ()
+        cls,
+        args: Mapping[str, str],
+        sorts: Mapping[str, Any],
+        default: str,
+        filters: tuple[str, ...] | Mapping[str, Iterable[str] | None] = (),
     ) -> Listing:
-        """The listing from request arguments; ListingError for a sort or page it cannot be."""
+        """The listing from request arguments; ListingError for a sort or page it cannot be,
+        or for a filter value outside those it offers (``filters`` as a mapping: name → the
+        values it takes, None for any text)."""
         sort = args.get("sort") or default
         if sort.lstrip("-") not in sorts:
             raise ListingError(f"sort must be one of {', '.join(sorts)} (with - for descending)")
@@ -45,6 +51,14 @@ class Listing:
                 f"page must be a whole number from 1 to {MAX_PAGE}, not {raw_page[:40]!r}"
             )
         chosen = {name: args[name].strip() for name in filters if (args.get(name) or "").strip()}
+        if isinstance(filters, Mapping):
+            for name, value in chosen.items():
+                allowed = filters[name]
+                if allowed is not None and value not in allowed:
+                    raise ListingError(
+                        f"{name} must be one of {', '.join(allowed)}, not {value[:40]!r}",
+                        field=name,
+                    )
         return cls(sort, int(raw_page), chosen)
 
     def query(self, **changes: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from tasks.transfers import run_export
 from webapp import boundary
 from webapp.api.transfers import send_export, start_import_from_request
 from webapp.boundary import MAX_ID
-from webapp.models.transfers import Export, Import
+from webapp.models.transfers import EXPORT_STATUSES, IMPORT_STATUSES, Export, Import
 from webapp.services import exports, imports
 from webapp.services.files import FileRefused
 from webapp.services.jobs import jobs_for_record
@@ -25,7 +25,7 @@ IMPORT_SORTS = {
 EXPORT_SORTS = {"created_at": Export.created_at, "rows": Export.rows, "size": Export.size}
 
 
-def _listed(model, sorts: dict, filters: tuple[str, ...]) -> tuple[list, Listing, bool]:
+def _listed(model, sorts: dict, filters: dict) -> tuple[list, Listing, bool]:
     """The caller's records (all, for an admin) as the query string filters and sorts them."""
     listing = Listing.read(request.args, sorts, "-created_at", filters=filters)
     stmt = owned_query(model, current_user.id, current_user.is_admin)
@@ -36,12 +36,15 @@ def _listed(model, sorts: dict, filters: tuple[str, ...]) -> tuple[list, Listing
 
 
 def imports_context(form: ImportForm | None = None) -> dict:
-    rows, listing, has_next = _listed(Import, IMPORT_SORTS, ("status", "importer"))
+    rows, listing, has_next = _listed(
+        Import, IMPORT_SORTS, {"status": IMPORT_STATUSES, "importer": tuple(imports.IMPORTERS)}
+    )
     return {
         "rows": rows,
         "listing": listing,
         "has_next": has_next,
         "importers": sorted(imports.IMPORTERS),
+        "statuses": IMPORT_STATUSES,
         "form": form or ImportForm(),
         "any_active": any(r.status in ("pending", "running") for r in rows),
     }
@@ -100,12 +103,17 @@ def failed_rows_csv(import_id: int):
 
 
 def exports_context(form: ExportForm | None = None) -> dict:
-    rows, listing, has_next = _listed(Export, EXPORT_SORTS, ("status", "dataset", "format"))
+    rows, listing, has_next = _listed(
+        Export,
+        EXPORT_SORTS,
+        {"status": EXPORT_STATUSES, "dataset": tuple(exports.DATASETS), "format": exports.FORMATS},
+    )
     return {
         "rows": rows,
         "listing": listing,
         "has_next": has_next,
         "datasets": sorted(exports.DATASETS),
+        "statuses": EXPORT_STATUSES,
         "form": form or ExportForm(),
         "any_active": any(r.status in ("pending", "running") for r in rows),
     }
@@ -133,7 +141,9 @@ def exports_page():
                 form.dataset.data, form.format.data, filters, current_user.id
             )
         except exports.ExportError as exc:
-            form.dataset.errors = [*form.dataset.errors, str(exc)]
+            # the error goes under the field it is about (filters.status: the status box)
+            field = getattr(form, (exc.field or "").removeprefix("filters."), form.dataset)
+            field.errors = [*field.errors, exc.message]
         else:
             run_export.dispatch(export.id, user_id=current_user.id, source=("export", export.id))
             flash(f"Exporting {export.dataset} as {export.format}.", "success")
