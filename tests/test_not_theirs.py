@@ -12,7 +12,9 @@ from tests.conftest import PASSWORD
 from webapp.extensions import db
 from webapp.models.jobs import JobLog
 from webapp.models.transfers import Export, Import
+from webapp.services import batches
 from webapp.services.integrations import create_integration
+from webapp.services.users import create_user, issue_token, user_by_email
 
 NOT_THEIRS = "does not exist or belongs to another user (only its owner and admins can open it)"
 
@@ -103,3 +105,15 @@ def test_another_users_integration_page_says_the_same(client, login, users):
     page = client.get(f"/integrations/{integration.id}")
     assert page.status_code == 404
     assert f"integration {integration.id} {NOT_THEIRS}" in page.get_data(as_text=True)
+
+
+def test_acting_on_another_users_batch_says_it_is_theirs_to_act_on(client, bearer, users):
+    batch = batches.create_batch("theirs", 1, user_id=users["operator"].id)
+    create_user("b@example.com", PASSWORD, "operator")
+    b = {"Authorization": f"Bearer {issue_token(user_by_email('b@example.com'))}"}
+    response = client.post(f"/api/batches/{batch.id}/cancel", headers=b)
+    assert response.status_code == 404
+    assert message(response) == (
+        f"batch {batch.id} does not exist or belongs to another user "
+        "(only its owner and admins can act on it)"
+    )

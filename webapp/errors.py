@@ -43,6 +43,7 @@ def wants_json() -> bool:
 
 
 def is_api_path() -> bool:
+    """The request is for the API (``/api`` itself included), known path or not."""
     return request.path == "/api" or request.path.startswith("/api/")
 
 
@@ -59,12 +60,14 @@ def _in_words(exc: HTTPException) -> str:
         )
     if exc.code == 405:
         allowed = sorted(set(getattr(exc, "valid_methods", None) or ()) - {"HEAD", "OPTIONS"})
-        listed = (
-            ", ".join(allowed[:-1]) + " or " + allowed[-1] if len(allowed) > 1 else "".join(allowed)
-        )
-        use = f"; use {listed}" if allowed else ""
+        use = f"; use {_either(allowed)}" if allowed else ""
         return f"{request.path} does not answer {request.method}{use}"
     return exc.description or exc.name
+
+
+def _either(words: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 # Where a token comes from, for whoever has none that works.

@@ -111,7 +111,7 @@ def _acted_on_by(batch: JobBatch, viewer: Viewer | None) -> JobBatch:
     """The batch, when ``viewer`` may act on it: their own, an ownerless one, or any for an
     admin (or for no viewer: the CLI, the system); otherwise it is not found."""
     if viewer is not None and not viewer.is_admin and batch.user_id not in (None, viewer.user_id):
-        raise BatchError(unseen(f"batch {batch.id}"))
+        raise BatchError(unseen(f"batch {batch.id}", "act on"))
     return batch
 
 
