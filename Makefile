@@ -45,7 +45,7 @@ format: $(VENV)/.installed-dev
 
 # The README's screenshots, taken by the browser tests (needs Debian's chromium).
 screenshots: $(VENV)/.installed-dev
-	JOBDECK_SCREENSHOTS=docs $(BIN)/pytest -q tests/e2e/test_browser.py -k "dashboard or progress"
+	JOBDECK_SCREENSHOTS=docs $(BIN)/pytest -q tests/e2e/test_browser.py -k "dashboard or progress or failure_groups or why_it_waits"
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench

@@ -57,25 +57,47 @@ def sync_pending_episodes(series_id: int) -> str:
     return series_service.sync_pending_episodes(series_id, report=job.report)
 
 
-def _dispatch_as_batch(task, name: str, source_type: str, ids: list[int], user_id) -> list[int]:
-    """One job per record, in bulk; more than one form a batch named ``name``."""
+# Calls queued per round trip when dispatching many, so that a long dispatch can be followed.
+DISPATCH_CHUNK = 1000
+
+
+def _dispatch_as_batch(
+    task, name: str, source_type: str, ids: list[int], user_id, report=None
+) -> list[int]:
+    """One job per record, in bulk, a chunk at a time; more than one form a batch named
+    ``name``. ``report(progress=0..100, message=…)`` hears after each chunk."""
     if not ids:
         return []
     batch_id = None
     if len(ids) > 1:
         batch_id = batches.create_batch(f"{name} ({len(ids)})", len(ids), user_id).id
-    calls = [Call((record_id,), source=(source_type, record_id)) for record_id in ids]
-    return task.dispatch_many(calls, user_id=user_id, batch_id=batch_id)
+    job_ids: list[int] = []
+    for start in range(0, len(ids), DISPATCH_CHUNK):
+        chunk = ids[start : start + DISPATCH_CHUNK]
+        calls = [Call((record_id,), source=(source_type, record_id)) for record_id in chunk]
+        job_ids += task.dispatch_many(calls, user_id=user_id, batch_id=batch_id)
+        if report is not None:
+            done = start + len(chunk)
+            report(progress=done * 100 / len(ids), message=f"{done:,} of {len(ids):,} queued")
+    return job_ids
 
 
-def dispatch_series_data(series_ids: list[int], user_id: int | None = None) -> list[int]:
+def dispatch_series_data(
+    series_ids: list[int], user_id: int | None = None, report=None
+) -> list[int]:
     """One SeriesDataJob per series, in bulk, as a batch."""
-    return _dispatch_as_batch(import_series_data, "Series data", "series", series_ids, user_id)
+    return _dispatch_as_batch(
+        import_series_data, "Series data", "series", series_ids, user_id, report
+    )
 
 
-def dispatch_episode_data(episode_ids: list[int], user_id: int | None = None) -> list[int]:
+def dispatch_episode_data(
+    episode_ids: list[int], user_id: int | None = None, report=None
+) -> list[int]:
     """One EpisodeDataJob per episode, in bulk, as a batch."""
-    return _dispatch_as_batch(import_episode_data, "Episode data", "episode", episode_ids, user_id)
+    return _dispatch_as_batch(
+        import_episode_data, "Episode data", "episode", episode_ids, user_id, report
+    )
 
 
 def dispatch_pending_syncs(series_ids: list[int], user_id: int | None = None) -> list[int]:
@@ -87,5 +109,5 @@ def dispatch_pending_syncs(series_ids: list[int], user_id: int | None = None) ->
 @tracked_task(queue="default", tags=("tvmaze", "series"))
 def find_series_missing_data() -> str:
     """Dispatch a data job for every series never imported."""
-    ids = dispatch_series_data(series_service.series_missing_data())
+    ids = dispatch_series_data(series_service.series_missing_data(), report=current_job().report)
     return f"Dispatched {len(ids)} series data jobs."

@@ -172,3 +172,18 @@ def test_long_work_reports_progress_as_plain_lines_off_a_terminal(runner, tmp_pa
     out = runner.invoke(args=["exports", "run", "--dataset", "series", "--format", "jsonl"])
     assert out.exit_code == 0 and len(out.stdout.splitlines()) == 1  # only the file's path
     assert out.stdout.strip().endswith(".jsonl")
+
+
+def test_jobs_show_gives_every_time_one_way_and_exports_dates_in_the_commands_words(runner):
+    failed = sample_job.dispatch(steps=1, step_seconds=0, fail_at_step=1)
+    job = db.session.get(JobLog, failed)
+    job.attempt_errors = [{"attempt": 1, "error": "Timeout", "at": "2026-01-15T12:00:00Z"}]
+    db.session.commit()
+    shown = runner.invoke(args=["jobs", "show", str(failed)]).output
+    assert "  attempt 1 failed at 2026-01-15 12:00:00 UTC: Timeout\n" in shown
+    assert "T12:00" not in shown
+    refused = runner.invoke(
+        args=["exports", "run", "--dataset", "series", "--format", "csv", "--since", "May 1"]
+    )
+    assert refused.exit_code == 2 and "--since" in refused.output
+    assert "filters." not in refused.output

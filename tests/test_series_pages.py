@@ -1,12 +1,16 @@
 """The /series and /integrations pages, and `flask demo`."""
 
-from sqlalchemy import select
+import re
 
+from sqlalchemy import func, select
+
+from tests.conftest import PASSWORD
 from webapp.extensions import db
 from webapp.models.integrations import Integration
 from webapp.models.jobs import JobLog
 from webapp.models.series import Series
 from webapp.services import integrations as integration_service
+from webapp.services.users import create_user
 
 HTMX = {"HX-Request": "true"}
 
@@ -151,3 +155,79 @@ def test_an_episode_page_shows_the_jobs_that_worked_for_it(client, login, fake_t
     assert back.headers["Location"] == f"/series/{episode.series_id}/episodes/{episode.id}"
     assert client.get(f"/series/{episode.series_id}/episodes/999").status_code == 404
     assert client.get(f"/series/{episode.series_id + 1}/episodes/{episode.id}").status_code == 404
+
+
+def signed_in(app, email: str, role: str):
+    """A test client of ``app`` signed in as a new user."""
+    user = create_user(email, PASSWORD, role)
+    client = app.test_client()
+    assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 302
+    return user, client
+
+
+def flashes(client, url: str) -> list[str]:
+    html = text(client.get(url))
+    return re.findall(r'<p class="flash flash-\w+" role="status">(.*?)</p>', html)
+
+
+def test_refresh_now_on_a_series_already_queued_says_so_and_links_its_job(queued):
+    _, client = signed_in(queued, "op@example.com", "operator")
+    series = Series(name="The Simpsons", tvmaze_id=83)
+    db.session.add(series)
+    db.session.commit()
+    client.post(f"/series/{series.id}/refresh")  # queued: it waits, no consumer runs
+    assert flashes(client, "/series") == ["Refreshing The Simpsons (job 1)."]
+    [job_id] = db.session.scalars(select(JobLog.id).where(JobLog.source_type == "series"))
+    again = client.post(f"/series/{series.id}/refresh", headers={"Referer": "/series"})
+    assert again.status_code == 302
+    assert flashes(client, "/series") == [
+        f'The Simpsons already has a job queued: <a href="/jobs/{job_id}">job #{job_id}</a>.'
+    ]
+    assert db.session.scalar(select(func.count()).select_from(JobLog)) == 1
+    # another operator is told of the job, which is not theirs to open
+    _, other = signed_in(queued, "other@example.com", "operator")
+    other.post(f"/series/{series.id}/refresh")
+    assert flashes(other, f"/series/{series.id}") == [
+        f"The Simpsons already has a job queued (job #{job_id}, another user's)."
+    ]
+
+
+def test_update_now_on_an_integration_already_queued_says_so_and_links_its_job(queued):
+    owner, client = signed_in(queued, "op@example.com", "operator")
+    integration = integration_service.create_integration(
+        owner.id, "tvmaze_upcoming", "Upcoming", {"tvmaze_id": "82"}, 60
+    )
+    client.post(f"/integrations/{integration.id}/fetch")
+    assert flashes(client, "/integrations") == ["Updating Upcoming now."]
+    [job_id] = db.session.scalars(select(JobLog.id).where(JobLog.source_type == "integration"))
+    client.post(f"/integrations/{integration.id}/fetch")
+    assert flashes(client, f"/integrations/{integration.id}") == [
+        f'Upcoming already has a job queued: <a href="/jobs/{job_id}">job #{job_id}</a>.'
+    ]
+    assert db.session.scalar(select(func.count()).select_from(JobLog)) == 1
+
+
+def test_a_viewer_is_not_invited_to_use_forms_they_are_not_shown(client, login):
+    login("viewer")
+    for url, invitation in (
+        ("/exports", "Pick a dataset"),
+        ("/imports", "Upload a file"),
+        ("/integrations", "Add one above"),
+    ):
+        page = text(client.get(url))
+        assert "No " in page or "no " in page, url
+        assert invitation not in page and '<form method="post">' not in page, url
+    client.post("/logout")
+    login("operator")
+    assert "Pick a dataset and a format above." in text(client.get("/exports"))
+    assert "Upload a file above." in text(client.get("/imports"))
+
+
+def test_every_page_has_the_favicon(client, login):
+    assert 'rel="icon"' in text(client.get("/login"))
+    login("viewer")
+    page = text(client.get("/"))
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert b"<svg" in icon.data

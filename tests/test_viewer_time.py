@@ -3,10 +3,17 @@ one format everywhere, with the time in UTC as the tooltip."""
 
 import re
 from datetime import UTC, datetime
+from html.parser import HTMLParser
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from tasks.samples import sample_job
 from webapp.extensions import db
 from webapp.models.jobs import JobLog
+from webapp.models.schedules import ScheduleRun
+from webapp.services import consumers
+from webapp.services import schedules as schedule_service
 
 
 def created_cell(client, job_id: int) -> tuple[str, str]:
@@ -52,3 +59,185 @@ def test_the_account_page_sets_the_zone(client, login):
         assert refused.status_code == 422 and user.timezone == "Europe/Paris"
     assert client.post("/account", data={"timezone": ""}).status_code == 302
     assert user.timezone == ""
+
+
+class VisibleText(HTMLParser):
+    """A page's text as a reader sees it: no tags, no attributes (tooltips), no code blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag in ("script", "style", "pre", "code", "textarea"):
+            self.hidden += 1
+
+    def handle_endtag(self, tag) -> None:
+        if tag in ("script", "style", "pre", "code", "textarea"):
+            self.hidden -= 1
+
+    def handle_data(self, data) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+
+def visible(html: str) -> str:
+    reader = VisibleText()
+    reader.feed(html)
+    return " ".join(" ".join(reader.parts).split())
+
+
+ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+NOON_UTC = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+NOON_IN_TOKYO = "2026-01-15 21:00:00 JST"
+
+
+def a_failed_job_with_attempts() -> JobLog:
+    job_id = a_job()
+    job = db.session.get(JobLog, job_id)
+    job.status, job.attempts, job.max_attempts = "failed", 2, 2
+    job.attempt_errors = [
+        {"attempt": 1, "error": "Timeout: upstream", "at": "2026-01-15T12:00:00Z"},
+        {"attempt": 2, "error": "Timeout: again", "at": "2026-01-15T12:05:00Z"},
+    ]
+    job.finished_at = NOON_UTC
+    db.session.commit()
+    return job
+
+
+def test_the_attempt_list_shows_each_time_in_the_viewers_zone_with_utc_as_tooltip(client, login):
+    login("viewer").timezone = "Asia/Tokyo"
+    db.session.commit()
+    job = a_failed_job_with_attempts()
+    html = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    attempts = html[html.index("<h2>Attempts</h2>") :]
+    assert (
+        '<time datetime="2026-01-15T12:00:00+00:00" title="2026-01-15 12:00:00 UTC">'
+        f"{NOON_IN_TOKYO}</time>" in attempts
+    )
+    assert "2026-01-15 21:05:00 JST" in attempts
+    assert not ISO.search(visible(html)), visible(html)
+
+
+def test_why_it_waits_shows_its_times_in_the_viewers_zone_and_the_api_in_utc(client, login, bearer):
+    login("viewer").timezone = "America/New_York"
+    db.session.commit()
+    consumers.register("host:1", 1, 2)
+    job = db.session.get(JobLog, a_job())
+    job.status, job.attempts, job.finished_at = "pending", 1, None
+    job.next_attempt_at = datetime(2099, 7, 1, 12, 0, tzinfo=UTC)
+    db.session.commit()
+    html = client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    reason = visible(html[html.index('class="waiting-reason"') :].split("</p>")[0] + "</p>")
+    assert "Waiting for its retry at 2099-07-01 08:00:00 EDT (attempt 2 of" in reason
+    assert "UTC" not in reason
+    assert 'title="2099-07-01 12:00:00 UTC"' in html
+    api = client.get(f"/api/job-logs/{job.id}", headers=bearer("viewer")).get_json()
+    assert "2099-07-01 12:00:00 UTC" in api["waiting_reason"]["message"]
+
+
+def test_no_page_shows_a_raw_iso_time(client, login, app):
+    login("admin").timezone = "Asia/Tokyo"
+    db.session.commit()
+    job = a_failed_job_with_attempts()
+    schedule = schedule_service.create_schedule(
+        {
+            "name": "Prune",
+            "command": "jobs prune",
+            "parameters": {"--days": "3"},
+            "cron": "0 3 * * *",
+            "timezone": "Europe/Berlin",
+        }
+    )
+    run = ScheduleRun(
+        schedule_id=schedule.id,
+        due_at=NOON_UTC,
+        trigger="catch-up",
+        note="3 run(s) missed from 2026-01-14T02:00:00Z to 2026-01-15T12:00:00Z while no "
+        "consumer was running; caught up once.",
+    )
+    db.session.add(run)
+    db.session.commit()
+    # a bulk retry chosen by time: its audit row keeps the filter, shown like any time
+    retried = client.post("/failed/retry", data={"all": "1", "since": "2026-01-15T20:00"})
+    assert retried.status_code == 302
+    pages = [
+        "/",
+        "/jobs",
+        f"/jobs/{job.id}",
+        "/failed",
+        "/schedules",
+        f"/schedules/{schedule.id}",
+        "/audit",
+        "/batches",
+        "/imports",
+        "/exports",
+        "/series",
+        "/integrations",
+        "/users",
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        text = visible(response.get_data(as_text=True))
+        assert not ISO.search(text), (url, ISO.search(text).group())
+    history = visible(client.get(f"/schedules/{schedule.id}").get_data(as_text=True))
+    assert "missed from 2026-01-14 11:00:00 JST to 2026-01-15 21:00:00 JST" in history
+    audit_page = client.get("/audit").get_data(as_text=True)
+    assert 'since=<time datetime="2026-01-15T11:00:00+00:00"' in audit_page
+    assert "where since= 2026-01-15 20:00:00 JST" in visible(audit_page)
+
+
+def test_the_jobs_filters_are_read_in_the_viewers_zone_and_say_which(client, login):
+    login("viewer").timezone = "Asia/Tokyo"
+    db.session.commit()
+    job_id = a_job()  # created 12:00 UTC, 21:00 in Tokyo
+
+    def listed(**query) -> tuple[bool, str]:
+        html = client.get("/jobs", query_string=query).get_data(as_text=True)
+        return f'href="/jobs/{job_id}"' in html, html
+
+    shown, html = listed(since="2026-01-15T20:30")  # 11:30 UTC: before it
+    assert shown and "in Asia/Tokyo time" in visible(html)
+    # the form shows the time as typed; the links (pager, polling) carry it in UTC
+    assert 'value="2026-01-15T20:30"' in html
+    assert not listed(since="2026-01-15T21:30")[0]  # 12:30 UTC: after it
+    assert listed(until="2026-01-15T21:30")[0]
+    assert not listed(until="2026-01-15T20:30")[0]
+    # a link's UTC time means the same moment to whoever opens it
+    assert listed(since="2026-01-15T11:30:00Z")[0]
+    assert not listed(since="2026-01-15T12:30:00Z")[0]
+    failed = client.get("/failed", query_string={"since": "2026-01-15T20:30"})
+    assert failed.status_code == 200 and "in Asia/Tokyo time" in visible(failed.get_data(True))
+
+
+@pytest.mark.parametrize(
+    "since", ["0001-01-01T00:30", "9999-12-31T23:59", "yesterday", "2026-02-30T10:00"]
+)
+def test_a_filter_time_outside_the_calendar_in_the_viewers_zone_is_a_message(client, login, since):
+    login("viewer").timezone = "Asia/Tokyo" if since.startswith("0001") else "America/New_York"
+    db.session.commit()
+    page = client.get("/jobs", query_string={"since": since})
+    assert page.status_code == 400
+    assert "Created after:" in visible(page.get_data(as_text=True))
+
+
+def test_a_schedules_next_run_is_shown_in_its_zone_and_the_viewers(client, login):
+    login("viewer").timezone = "America/New_York"
+    db.session.commit()
+    schedule = schedule_service.create_schedule(
+        {
+            "name": "Prune",
+            "command": "jobs prune",
+            "parameters": {"--days": "3"},
+            "cron": "0 3 * * *",
+            "timezone": "Europe/Berlin",
+        }
+    )
+    berlin = schedule.next_run_at.astimezone(ZoneInfo("Europe/Berlin"))
+    new_york = schedule.next_run_at.astimezone(ZoneInfo("America/New_York"))
+    for url in ("/schedules", f"/schedules/{schedule.id}"):
+        text = visible(client.get(url).get_data(as_text=True))
+        assert f"{berlin:%Y-%m-%d} 03:00:00 {berlin.tzname()} (Europe/Berlin;" in text, url
+        assert f"{new_york:%Y-%m-%d %H:%M:%S} {new_york.tzname()} your time)" in text, url

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
-    current_app,
-    has_request_context,
+    Response,
     make_response,
     render_template,
     request,
@@ -22,8 +21,17 @@ from jinja2_fragments.flask import render_block
 from markupsafe import Markup
 
 from webapp.areas import nav_entries, record_page
+from webapp.local_time import (
+    in_zone_and_viewers,
+    localtime,
+    localtime_text,
+    times_in,
+    viewer_zone,
+    with_times,
+    with_times_text,
+)
 from webapp.models.jobs import QUEUES, JobStatus
-from webapp.services.timing import zone_names
+from webapp.services.ownership import visible_job_ids
 from webapp.services.waiting import waiting_reason
 
 
@@ -60,53 +68,32 @@ def render_page(template: str, blocks: Sequence[str], live: bool = False, **cont
     return response
 
 
+def render_live(
+    template: str, blocks: Sequence[str], version: object, context: Callable[[], dict]
+) -> Response:
+    """A live page answered as ``render_page``, with an ETag made of ``version`` (what the page
+    shows, in cheap reads), the viewer (user, role, time zone) and the part asked for. A poll
+    that sends that ETag back in ``If-None-Match`` gets an empty 304 and ``context`` is never
+    built: a page nobody changes costs the reads of its version only."""
+    target = request.headers.get("HX-Target") if is_fragment_request() else None
+    part = (target if target in blocks else blocks[0]) if is_fragment_request() else "page"
+    viewer = (current_user.get_id(), getattr(current_user, "role", None), viewer_zone().key)
+    digest = hashlib.sha256(repr((version, viewer, part)).encode()).hexdigest()[:32]
+    if request.if_none_match.contains_weak(digest):
+        response = Response(status=304)
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        response = render_page(template, blocks, live=True, **context())
+    response.set_etag(digest)
+    response.vary.update(("HX-Request", "HX-Target", "Cookie"))
+    return response
+
+
 def render_fragment(template: str, block: str, **context: Any):
     """Only one block of a page, for endpoints that exist to serve a live part."""
     response = make_response(render_block(template, block, **context))
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-# Set by static/jobdeck.js from the browser's own zone, for users who chose "the browser's".
-ZONE_COOKIE = "jobdeck_tz"
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def viewer_zone() -> ZoneInfo:
-    """The zone times are shown in: the user's setting; else the browser's (its cookie); else
-    the server's (``DISPLAY_TIMEZONE``, UTC unless set)."""
-    for name in (
-        getattr(current_user, "timezone", None),
-        request.cookies.get(ZONE_COOKIE) if has_request_context() else None,
-        current_app.config.get("DISPLAY_TIMEZONE"),
-    ):
-        if name and name in zone_names():
-            return ZoneInfo(name)
-    return ZoneInfo("UTC")
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def localtime_text(value: datetime | None, fmt: str = TIME_FORMAT) -> str:
-    """A stored UTC time as plain text in the viewer's zone (for places that take no markup)."""
-    if value is None:
-        return "—"
-    return _utc(value).astimezone(viewer_zone()).strftime(fmt)
-
-
-def localtime(value: datetime | None, fmt: str = TIME_FORMAT) -> Markup:
-    """A stored UTC time in the viewer's zone, the same format everywhere, as a ``<time>``
-    element whose tooltip gives it in UTC."""
-    if value is None:
-        return Markup("—")
-    utc = _utc(value)
-    local = utc.astimezone(viewer_zone())
-    zone = local.tzname() or ""
-    return Markup('<time datetime="{}" title="{} UTC">{}</time>').format(
-        utc.isoformat(), utc.strftime(TIME_FORMAT), f"{local.strftime(fmt)} {zone}".strip()
-    )
 
 
 def duration(seconds: float | None) -> str:
@@ -122,6 +109,29 @@ def duration(seconds: float | None) -> str:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def job_timing(job: Any) -> dict[str, Any]:
+    """What a job's duration cell says: ``kind`` is "retry" (``seconds`` until its next
+    attempt, ``at``), "running" (``seconds`` so far, since ``since``), "attempts" (a job that
+    ended after several attempts: ``total`` from queued to its end and ``last``, its last
+    attempt's duration), or "plain" (``seconds``, possibly None)."""
+    now = datetime.now(UTC)
+    if job.status == JobStatus.PENDING.value:
+        if job.next_attempt_at is not None:
+            left = max(job.next_attempt_at.timestamp() - now.timestamp(), 0.0)
+            return {"kind": "retry", "seconds": left, "at": _utc(job.next_attempt_at)}
+        return {"kind": "plain", "seconds": None}
+    if job.status == JobStatus.RUNNING.value and job.started_at is not None:
+        return {"kind": "running", "seconds": job.duration_s, "since": _utc(job.started_at)}
+    if job.attempts > 1 and job.finished_at is not None and job.started_at is not None:
+        total = job.finished_at.timestamp() - job.created_at.timestamp()
+        return {"kind": "attempts", "total": max(total, 0.0), "last": job.duration_s}
+    return {"kind": "plain", "seconds": job.duration_s}
 
 
 def percent(value: float | None) -> str:
@@ -171,6 +181,19 @@ def change_lines(changes: dict[str, Any] | None) -> list[tuple[str, str]]:
     return lines
 
 
+def already_working(what: str, job, viewer) -> Markup:
+    """A flash saying ``what`` already has ``job`` queued or running, with a link to it when
+    the viewer may see it."""
+    state = "queued" if job.status == "pending" else "running"
+    if not visible_job_ids([job.id], viewer):
+        return Markup("{} already has a job {} (job #{}, another user's).").format(
+            what, state, job.id
+        )
+    return Markup('{} already has a job {}: <a href="{}">job #{}</a>.').format(
+        what, state, url_for("jobs.show", job_id=job.id), job.id
+    )
+
+
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -178,6 +201,10 @@ def pretty_json(value: Any) -> str:
 def init_app(app: Flask) -> None:
     app.add_template_filter(localtime)
     app.add_template_filter(localtime_text)
+    app.add_template_filter(with_times)
+    app.add_template_filter(times_in)
+    app.add_template_filter(in_zone_and_viewers)
+    app.add_template_filter(with_times_text)
     app.add_template_filter(duration)
     app.add_template_filter(pretty_json)
     app.add_template_filter(plain_value)
@@ -185,7 +212,9 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(percent)
     app.add_template_global(record_url)
     app.add_template_global(nav_entries)
+    app.add_template_global(job_timing)
     app.add_template_global(waiting_reason)
+    app.add_template_global(viewer_zone)
 
     @app.context_processor
     def common() -> dict[str, Any]:

@@ -1,25 +1,30 @@
 """The console in a real browser: Debian's Chromium driven by Playwright, against the app
 served on localhost with a real consumer. Skipped where Chromium is missing (.ci/run has it).
 
-With JOBDECK_SCREENSHOTS=<folder> (``make screenshots``), the dashboard and job page tests also
-save the README's screenshots there."""
+With JOBDECK_SCREENSHOTS=<folder> (``make screenshots``), the dashboard, job page, failure
+groups and waiting job tests also save the README's screenshots there."""
 
 import os
 import re
 import shutil
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from jobkit import Call
+from jobkit import Call, pauses
 from tasks.samples import sample_job
 from tests.conftest import PASSWORD
+from tests.e2e.conftest import wait_for
 from tests.fake_tvmaze import QuietHandler
 from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.models.jobs import JobLog
 from webapp.models.series import Series
 from webapp.models.transfers import Import
+from webapp.models.users import User
 from webapp.services import batches
 from webapp.services.users import create_user
 
@@ -78,7 +83,9 @@ def page(site):
 def screenshot(page, name: str) -> None:
     folder = os.environ.get("JOBDECK_SCREENSHOTS")
     if folder:
-        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True)
+        # caret="initial": hiding the caret injects a style, which the CSP refuses on a page that
+        # htmx is refreshing
+        page.screenshot(path=os.path.join(folder, f"{name}.png"), full_page=True, caret="initial")
 
 
 def test_the_dashboard_refreshes_itself(page, e2e):
@@ -98,6 +105,50 @@ def test_the_dashboard_refreshes_itself(page, e2e):
     assert page.locator("text=Most failing tasks").is_visible()
     assert page.locator("#server-clock").is_visible()
     screenshot(page, "dashboard")
+
+
+def test_an_unchanged_dashboard_poll_is_a_304_that_leaves_it_as_it_is(page, e2e):
+    page.goto("/")
+    page_url = page.url.rstrip("/")
+
+    def is_poll(response) -> bool:
+        request = response.request
+        return request.headers.get("hx-request") == "true" and response.url.rstrip("/") == page_url
+
+    # what the server sent, leaving out what ticks in the browser
+    shown = (
+        "() => { const c = document.getElementById('dashboard_live').cloneNode(true);"
+        " c.querySelectorAll('#server-clock, [data-elapsed-since], [data-countdown-to]')"
+        ".forEach(e => e.remove()); return c.textContent; }"
+    )
+    mark = "() => document.getElementById('dashboard_live').dataset.mark"
+    seen = []
+    for _ in range(20):  # the consumer's periodic jobs and each new minute change the page
+        page.wait_for_timeout(300)  # let htmx finish the previous swap
+        # a mark on the element itself: a swap replaces the element and loses it
+        page.evaluate("document.getElementById('dashboard_live').dataset.mark = 'kept'")
+        before = page.evaluate(shown)
+        with page.expect_response(is_poll, timeout=15_000) as polled:
+            pass
+        response = polled.value
+        seen.append((response.status, response.request.headers.get("if-none-match")))
+        if response.status == 304:
+            page.wait_for_timeout(500)
+            assert page.evaluate(mark) == "kept"
+            assert page.evaluate(shown) == before
+            assert response.request.headers["if-none-match"] == response.headers["etag"]
+            break
+    else:
+        pytest.fail(f"no poll was answered 304: {seen}")
+    # and a change still shows, by itself
+    count = int(page.locator(".card-completed .card-count").first.inner_text())
+    sample_job.dispatch(steps=1, step_seconds=0)
+    page.wait_for_function(
+        "n => Number(document.querySelector('.card-completed .card-count').textContent) > n",
+        arg=count,
+        timeout=30_000,
+    )
+    assert page.evaluate(mark) is None
 
 
 def test_watch_a_job_progress_and_finish(page):
@@ -215,3 +266,133 @@ def test_the_api_docs_render_under_their_policy(page):
     # Redoc renders the description's operations; the policy refuses nothing it needs
     page.locator("text=Job logs, newest first").first.wait_for()
     assert page.locator("#redoc h1").count() >= 1
+
+
+def test_on_a_phone_the_navigation_is_a_menu(page):
+    page.goto("/jobs")
+    assert page.locator("[data-nav-toggle]").is_hidden()  # wide: every link in the bar
+    assert page.locator("#nav-links >> text=Integrations").is_visible()
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto("/jobs")
+    toggle = page.locator("[data-nav-toggle]")
+    assert toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false"
+    assert page.locator("#nav-links").is_hidden()
+    # nothing runs off the right edge of the screen
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(page, "phone-menu-closed")
+    toggle.click()
+    assert toggle.get_attribute("aria-expanded") == "true"
+    labels = [
+        "Dashboard",
+        "Jobs",
+        "Failed",
+        "Batches",
+        "Schedules",
+        "Imports",
+        "Exports",
+        "Series",
+        "Integrations",
+    ]
+    for label in labels:
+        link = page.locator(f"#nav-links a:text-is('{label}')")
+        assert link.is_visible(), label
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 375, (label, box)
+    assert page.locator("#nav-links >> text=Sign out").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    screenshot(page, "phone-menu")
+    page.click("#nav-links >> text=Integrations")
+    page.wait_for_url(re.compile(r"/integrations$"))
+    assert page.locator("#nav-links").is_hidden()  # a new page starts with the menu closed
+
+
+def _past_failures() -> None:
+    """Failed jobs of other tasks, as a console collects them over a day."""
+    now = utcnow()
+    errors = [
+        ("import_episode_data", "HTTPStatusError: Server error '503 Service Unavailable' for url "
+         "'https://api.tvmaze.com/episodes/{}'", 7, "low"),
+        ("import_series_data", "ReadTimeout: timed out after 15 s", 4, "low"),
+        ("process_integration_data", "KeyError: 'items'", 2, "default"),
+    ]  # fmt: skip
+    for task, error, count, queue in errors:
+        for n in range(count):
+            db.session.add(
+                JobLog(
+                    task=task,
+                    queue=queue,
+                    status="failed",
+                    error=error.format(1000 + 37 * n),
+                    attempts=3,
+                    max_attempts=3,
+                    created_at=now - timedelta(hours=5 - n * 0.4),
+                    finished_at=now - timedelta(hours=5 - n * 0.4),
+                    arguments={"args": [n + 1], "kwargs": {}},
+                )
+            )
+    db.session.commit()
+
+
+def test_failure_groups_and_retry_a_group(page, e2e):
+    _past_failures()
+    ids = [sample_job.dispatch(steps=n, step_seconds=0, fail_at_step=1) for n in (2, 3, 5)]
+    wait_for(
+        lambda: (
+            db.session.scalar(
+                select(func.count()).where(JobLog.id.in_(ids), JobLog.status == "failed")
+            )
+            == 3
+        ),
+        what="three failed sample jobs",
+    )
+    page.goto("/failed")
+    page.click("text=Grouped by error")
+    page.wait_for_url(re.compile(r"/failed\?group=1"))
+    row = page.locator("tr", has_text="SampleJobFailure")
+    assert row.locator("td").first.inner_text() == "3"
+    assert "failed at step <n> of <n>, as asked" in row.inner_text()
+    assert page.locator("table.failure-groups tbody tr").count() == 4
+    screenshot(page, "failure-groups")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    row.locator("button:text('Retry this group')").click()
+    page.locator("text=Retried 3 failed job(s) of sample_job · SampleJobFailure.").wait_for()
+    assert asked and "Retry the 3 failed job(s)" in asked[0]
+    retried = db.session.scalars(select(JobLog.retry_of).where(JobLog.retry_of.in_(ids))).all()
+    assert sorted(retried) == ids
+
+
+def test_retry_with_changes_from_the_job_page(page, e2e):
+    failed = sample_job.dispatch(steps=3, step_seconds=0, fail_at_step=2)
+    wait_for(lambda: db.session.get(JobLog, failed).status == "failed", what="the failure")
+    page.goto(f"/jobs/{failed}")
+    page.click("text=Retry with changes")
+    page.wait_for_url(re.compile(rf"/jobs/{failed}/retry-with-changes$"))
+    shown = page.locator("textarea[name=arguments]").input_value()
+    assert '"fail_at_step": 2' in shown
+    page.fill("textarea[name=arguments]", '{"steps": "three"}')
+    page.click("text=Retry with these arguments")
+    page.locator("[role=alert]", has_text='steps must be int, not "three"').wait_for()
+    page.fill("textarea[name=arguments]", '{"steps": 4, "step_seconds": 0.05}')
+    page.click("text=Retry with these arguments")
+    page.wait_for_url(re.compile(r"/jobs/\d+$"))
+    assert page.url.rsplit("/", 1)[1] != str(failed)
+    page.locator("#job_status .badge-completed").wait_for()
+    changes = page.locator("table.changes")
+    assert "fail_at_step" in changes.inner_text() and "steps" in changes.inner_text()
+    assert page.locator(f"text=Changed from #{failed}").is_visible()
+
+
+def test_a_pending_job_says_why_it_waits(page, e2e, site):
+    operator = db.session.scalars(select(User).where(User.email == "op@example.com")).one()
+    pauses.pause("queue", "default", operator.id)
+    page.wait_for_timeout(2500)  # a consumer reads the pauses at most every 2 s
+    waiting = sample_job.dispatch(steps=3, step_seconds=0.1)
+    page.goto(f"/jobs/{waiting}")
+    reason = page.locator(".waiting-reason")
+    reason.wait_for()
+    assert "Paused: the default queue was paused by op@example.com" in reason.inner_text()
+    screenshot(page, "waiting")
+    pauses.resume("queue", "default")
+    page.locator("#job_status .badge-completed").wait_for(timeout=30_000)
+    assert page.locator(".waiting-reason").count() == 0

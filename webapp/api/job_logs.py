@@ -11,8 +11,10 @@ from webapp.api.schemas import (
     JobLogQuery,
     JobStats,
     QueueCounts,
+    RetryInput,
 )
 from webapp.models.users import Role
+from webapp.services import job_changes
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
 from webapp.services.ownership import viewer_of
@@ -70,13 +72,21 @@ def cancel_job_log(job_id: int):
     "/job-logs/<int:job_id>/retry",
     ["POST"],
     role=Role.OPERATOR,
+    body=RetryInput,
+    body_required=False,
     responses={202: JobLog},
     errors=[409],
 )
-def retry_job_log(job_id: int):
-    """Retry a failed or cancelled job as a new job (operator)"""
+def retry_job_log(job_id: int, body: RetryInput | None):
+    """Retry a failed or cancelled job as a new job (operator)
+
+    With `{"kwargs": {...}}` the new job runs with those arguments changed, each checked
+    against the task's signature before anything is queued (422 naming what does not fit)."""
     job_service.get_job(job_id, viewer_of(current_user))  # another user's job is not found
-    new_id = job_service.retry_job(job_id, current_user.id)
+    if body is None or body.kwargs is None:
+        new_id = job_service.retry_job(job_id, current_user.id)
+    else:
+        new_id = job_changes.retry_with_changes(job_id, body.kwargs, current_user.id)
     return with_waiting_reasons([job_service.get_job(new_id)])[0], 202
 
 

@@ -118,7 +118,7 @@ def _operation(op: Operation, schemas: _Schemas) -> dict[str, Any]:
         described["parameters"] = parameters
     if op.body is not None:
         described["requestBody"] = {
-            "required": True,
+            "required": op.body_required,
             "content": {"application/json": {"schema": schemas.of(op.body, "validation")}},
         }
     if op.form is not None:

@@ -39,6 +39,7 @@ class Operation:
     description: str
     query: type[BaseModel] | None
     body: type[BaseModel] | None
+    body_required: bool
     form: type[BaseModel] | None
     responses: dict[int, Any]
     media: dict[int, dict[str, Any]]
@@ -57,6 +58,7 @@ def api_route(
     responses: dict[int, Any],
     query: type[BaseModel] | None = None,
     body: type[BaseModel] | None = None,
+    body_required: bool = True,
     form: type[BaseModel] | None = None,
     role: Role | None = None,
     errors: Iterable[int] = (),
@@ -68,6 +70,7 @@ def api_route(
 
     The view gets its path values plus ``query``/``body``/``form`` as validated models, and
     returns data for the model of its status (``data`` or ``(data, status)``), or a Response.
+    With ``body_required=False`` a request without a body gets ``body=None``.
     ``responses`` maps each success status to its type (None: no body); ``errors`` adds the
     error statuses it can answer besides those every route has.
     """
@@ -81,7 +84,8 @@ def api_route(
             if query is not None:
                 values["query"] = _parse(query, request.args.to_dict(), "query")
             if body is not None:
-                values["body"] = _parse(body, _json_object(), "body")
+                absent = not body_required and not request.get_data(cache=True)
+                values["body"] = None if absent else _parse(body, _json_object(), "body")
             if form is not None:
                 values["form"] = _parse(
                     form, request.form.to_dict() | request.files.to_dict(), "form"
@@ -110,6 +114,7 @@ def api_route(
                     description=doc[1].strip() if len(doc) > 1 else "",
                     query=query,
                     body=body,
+                    body_required=body_required,
                     form=form,
                     responses=responses,
                     media=media or {},

@@ -374,3 +374,17 @@ class Export(BaseModel):
     created_at: Timestamp
     finished_at: Timestamp | None
     expires_at: Timestamp | None
+
+
+# -- retry with changes and failure groups ------------------------------------------------------
+
+
+class RetryInput(Body):
+    """What to change in a retry; no body (or no ``kwargs``) retries with the same arguments."""
+
+    kwargs: dict[str, Any] | None = Field(
+        None,
+        description="arguments to change, by parameter name; the others stay as they were. "
+        'A value sent back as shown ("[redacted]") keeps what the job log kept.',
+        examples=[{"steps": 3}],
+    )

@@ -1,8 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, IntegerField, StringField
+from wtforms import IntegerField, StringField
 from wtforms.validators import Length, NumberRange, Optional
 
 from webapp.boundary import MAX_ID
+from webapp.local_time import LocalDateTimeField
 
 
 class AuditFilterForm(FlaskForm):
@@ -15,10 +16,7 @@ class AuditFilterForm(FlaskForm):
     action = StringField("Action", validators=[Optional(), Length(max=50)])
     target_type = StringField("Target type", validators=[Optional(), Length(max=50)])
     target_id = StringField("Target id", validators=[Optional(), Length(max=200)])
-    since = DateTimeLocalField(
-        "From (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
-    )
-    until = DateTimeLocalField(
-        "Until (UTC)", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
-    )
+    # In the viewer's zone, which the page names beside the fields.
+    since = LocalDateTimeField("From", validators=[Optional()])
+    until = LocalDateTimeField("Until", validators=[Optional()])
     cursor = IntegerField(validators=[Optional(), NumberRange(min=1, max=MAX_ID)])

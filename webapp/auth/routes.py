@@ -5,9 +5,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp.auth.forms import AccountForm, ActionForm, LoginForm
 from webapp.extensions import db
+from webapp.local_time import viewer_zone
 from webapp.services import throttle
 from webapp.services.users import authenticate
-from webapp.templating import viewer_zone
 
 bp = Blueprint("auth", __name__, url_prefix="")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,23 +30,27 @@ def json_option(func):
 
 class Progress:
     """A progress report for long work, called as ``report(progress=0..100, message=…)``: a bar
-    on a terminal, and on anything else (a log, a pipe) a plain line at every tenth done."""
+    on a terminal, and on anything else (a log, a pipe) a plain line at every tenth done.
+    ``quiet``: work too short to follow, reported not at all."""
 
-    def __init__(self, label: str, stream=None) -> None:
+    def __init__(self, label: str, stream=None, quiet: bool = False) -> None:
         self.label = label
-        self.stream = stream or click.get_text_stream("stderr")
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
         self.terminal = self.stream.isatty()
         self.bar = None
         self.shown = 0
         self.last_step = -1
 
     def __enter__(self) -> Progress:
-        if self.terminal:
+        if self.terminal and not self.quiet:
             self.bar = click.progressbar(length=100, label=self.label, file=self.stream)
             self.bar.__enter__()
         return self
 
     def __call__(self, progress: float | None = None, message: str | None = None, **_) -> None:
+        if self.quiet:
+            return
         done = max(0, min(100, int(progress or 0)))
         if self.bar is not None:
             self.bar.update(done - self.shown)

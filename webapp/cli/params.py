@@ -38,4 +38,6 @@ class Text(click.ParamType):
 
 
 MOMENT = Moment()
+# A calendar day as typed on the command line; a bad one is a usage error that names the option.
+DAY = click.DateTime(formats=["%Y-%m-%d"])
 TEXT = Text()

@@ -10,10 +10,11 @@ from webapp.auth.forms import ActionForm
 from webapp.exceptions import BadRequest
 from webapp.models.jobs import QUEUES
 from webapp.models.users import Role
-from webapp.services import alerts, consumers, metrics
+from webapp.services import alerts, consumers, live, metrics
 from webapp.services.jobs import JobFilters, list_jobs, queue_counts
 from webapp.services.ownership import viewer_of
-from webapp.templating import render_page
+from webapp.services.waiting import waiting_counts, waiting_reasons
+from webapp.templating import render_live
 
 bp = Blueprint("dashboard", __name__, url_prefix="/")
 
@@ -28,8 +29,11 @@ def dashboard_context() -> dict:
     return {
         **metrics.dashboard(),
         "queues": queues,
+        "running_by_queue": live.running_per_queue(viewer),
         "waiting": sum(queues[q] for q in QUEUES),
+        "waiting_by_reason": waiting_counts(viewer),
         "recent": recent,
+        "reasons": waiting_reasons(recent),
         "alerts": alerts.open_alerts(),
         "consumers": consumers.live_consumers(),
         "paused": paused,
@@ -42,9 +46,8 @@ def dashboard_context() -> dict:
 @bp.route("")
 @login_required
 def index():
-    return render_page(
-        "dashboard/index.html", ("dashboard_live",), live=True, **dashboard_context()
-    )
+    version = live.dashboard_version(viewer_of(current_user))
+    return render_live("dashboard/index.html", ("dashboard_live",), version, dashboard_context)
 
 
 @bp.route("sample-job", methods=["POST"])

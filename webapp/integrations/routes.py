@@ -9,10 +9,10 @@ from webapp.integrations.forms import IntegrationForm
 from webapp.models.integrations import Integration
 from webapp.models.users import Role
 from webapp.services import integrations as service
-from webapp.services.jobs import jobs_for_record
+from webapp.services.jobs import active_job_for, jobs_for_record
 from webapp.services.listing import Listing
 from webapp.services.ownership import viewer_of
-from webapp.templating import render_page
+from webapp.templating import already_working, render_page
 
 bp = Blueprint("integrations", __name__, url_prefix="/integrations")
 
@@ -118,6 +118,8 @@ def fetch(integration_id: int):
             integration.id, user_id=current_user.id, source=("integration", integration.id)
         )
         flash(f"Updating {integration.name} now.", "success")
+    elif queued := active_job_for("integration", integration.id, process_integration_data.name):
+        flash(already_working(integration.name, queued, viewer_of(current_user)), "info")
     else:
         flash(f"{integration.name} is already being updated.", "info")
     return redirect(url_for("integrations.show", integration_id=integration.id))

@@ -1,7 +1,7 @@
 """Job logs, the failed list, batches and the queues: pages and the `jobs` and `queue` commands."""
 
 from webapp.areas import Area, NavEntry, RecordPage, page_of
-from webapp.jobs import batches  # noqa: F401  (its routes join bp)
+from webapp.jobs import batches, changes, groups  # noqa: F401  (their routes join bp)
 from webapp.jobs.cli import batches_cli, jobs_cli
 from webapp.jobs.queue_cli import queue_cli
 from webapp.jobs.routes import bp

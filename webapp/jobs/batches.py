@@ -11,6 +11,7 @@ from webapp.services import batches
 from webapp.services import jobs as job_service
 from webapp.services.jobs import JobFilters
 from webapp.services.ownership import viewer_of
+from webapp.services.waiting import waiting_reasons
 from webapp.templating import render_page
 
 
@@ -32,7 +33,7 @@ def batch_context(batch_id: int) -> dict:
     jobs, _ = job_service.list_jobs(
         JobFilters(batch_id=batch_id, viewer=viewer_of(current_user)), limit=20
     )
-    return {"b": progress, "jobs": jobs, "form": ActionForm()}
+    return {"b": progress, "jobs": jobs, "reasons": waiting_reasons(jobs), "form": ActionForm()}
 
 
 @bp.route("batches/<int:batch_id>")

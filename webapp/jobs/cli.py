@@ -1,4 +1,5 @@
 import json
+from datetime import UTC, datetime
 
 import click
 from flask.cli import AppGroup
@@ -6,8 +7,9 @@ from flask.cli import AppGroup
 from webapp.boundary import MAX_DAYS
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.cli.params import MOMENT, TEXT
-from webapp.services import batches
+from webapp.services import batches, job_changes
 from webapp.services import jobs as job_service
+from webapp.services.job_changes import parse_arguments
 from webapp.services.jobs import JobFilters
 from webapp.services.waiting import with_waiting_reasons
 
@@ -72,7 +74,16 @@ def show(job_id: int, as_json: bool) -> None:
 
 
 def _at(moment) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+    """A time as the command line shows every time: UTC, to the second, saying so."""
+    if isinstance(moment, str):  # a job history's ISO 8601 text
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    if moment is None:
+        return "—"
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def describe_job(job) -> str:
@@ -112,7 +123,8 @@ def describe_job(job) -> str:
         lines += [f"    {k}: {json.dumps(v, default=str)}" for k, v in job.arguments.items()]
     for entry in job.attempt_errors or []:
         lines.append(
-            f"  attempt {entry.get('attempt')} failed at {entry.get('at')}: {entry.get('error')}"
+            f"  attempt {entry.get('attempt')} failed at {_at(entry.get('at'))}: "
+            f"{entry.get('error')}"
         )
     if job.error:
         lines.append(f"  error      {job.error}")
@@ -164,9 +176,18 @@ def cancel(job_id: int) -> None:
 
 @jobs_cli.command("retry")
 @click.argument("job_id", type=int)
-def retry(job_id: int) -> None:
-    """Retry a failed or cancelled job as a new job."""
-    new_id = job_service.retry_job(job_id)
+@click.option(
+    "--kwargs",
+    "changes",
+    metavar="JSON",
+    help="Arguments to change, as a JSON object by name ('{\"steps\": 3}'); the others stay.",
+)
+def retry(job_id: int, changes: str | None) -> None:
+    """Retry a failed or cancelled job as a new job, with --kwargs changed."""
+    if changes is None:
+        new_id = job_service.retry_job(job_id)
+    else:
+        new_id = job_changes.retry_with_changes(job_id, parse_arguments(changes, "--kwargs"))
     click.echo(f"Job {job_id} retried as job {new_id}.")
 
 

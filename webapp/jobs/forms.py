@@ -1,12 +1,11 @@
 from flask_wtf import FlaskForm
-from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
 from webapp.boundary import MAX_ID
+from webapp.local_time import LocalDateTimeField
 from webapp.models.jobs import QUEUES, JobStatus
-
-TIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
 def _choices(blank_label: str, values) -> list[SelectChoice]:
@@ -30,8 +29,9 @@ class JobFilterForm(FlaskForm):
     source_id = IntegerField("Record id", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     batch_id = IntegerField("Batch", validators=[Optional(), NumberRange(min=1, max=MAX_ID)])
     q = StringField("Search", validators=[Optional(), Length(max=200)])
-    since = DateTimeLocalField("Created after", format=TIME_FORMATS, validators=[Optional()])
-    until = DateTimeLocalField("Created before", format=TIME_FORMATS, validators=[Optional()])
+    # In the viewer's zone (the page says which), as they think of times.
+    since = LocalDateTimeField("Created after", validators=[Optional()])
+    until = LocalDateTimeField("Created before", validators=[Optional()])
     order = SelectField(
         "Order",
         choices=[SelectChoice("", "newest first"), SelectChoice("oldest", "oldest first")],
@@ -49,9 +49,11 @@ class FailedFilterForm(FlaskForm):
     task = StringField("Task", validators=[Optional()])
     queue = SelectField("Queue", choices=_choices("any queue", QUEUES), validators=[Optional()])
     error = StringField("Error contains", validators=[Optional()])
-    since = DateTimeLocalField(
-        "Failed after", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
-    )
-    until = DateTimeLocalField(
-        "Failed before", format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], validators=[Optional()]
-    )
+    since = LocalDateTimeField("Failed after", validators=[Optional()])
+    until = LocalDateTimeField("Failed before", validators=[Optional()])
+
+
+class RetryChangesForm(FlaskForm):
+    """A failed or cancelled job's arguments, as JSON, to change before it runs again."""
+
+    arguments = TextAreaField("Arguments (JSON, by parameter name)")

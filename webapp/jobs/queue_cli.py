@@ -9,10 +9,11 @@ from jobkit import bind_app, huey, pauses, redaction
 from jobkit.recorder import recorder
 from jobkit.reserved import ConsumerWithReservedWorker
 from tasks.upkeep import Upkeep
-from webapp.cli.output import echo_json, echo_table, json_option
+from webapp.cli.output import Progress, echo_json, echo_table, json_option
 from webapp.extensions import db
 from webapp.jobs.cli import echo_jobs
 from webapp.models.jobs import QUEUES, JobLog
+from webapp.services import failure_groups
 from webapp.services import jobs as job_service
 
 queue_cli = AppGroup("queue", help="Run consumers and look after the queues.")
@@ -152,7 +153,10 @@ def retry(targets: tuple[str, ...], task, queue_name, error, since) -> None:
     if not ids:
         click.echo("No failed jobs to retry.")
         return
-    new_ids, problems = job_service.retry_jobs(ids, **sweep)
+    # A bar only for work that takes more than one chunk: a few jobs are retried at once.
+    quiet = len(ids) <= job_service.RETRY_CHUNK
+    with Progress(f"Retrying {len(ids):,} job(s)", quiet=quiet) as report:
+        new_ids, problems = job_service.retry_jobs(ids, report=report, **sweep)
     for problem in problems:
         click.echo(problem, err=True)
     click.echo(f"Retried {len(new_ids)} failed job(s).")
@@ -173,6 +177,74 @@ def flush(yes: bool) -> None:
             f"Delete the {count} failed job record(s) that `queue failed` lists?", abort=True
         )
     click.echo(f"Deleted {job_service.flush_failed()} failed job record(s).")
+
+
+@queue_cli.command("failed-groups")
+@failed_filter_options
+@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True)
+@json_option
+def failed_groups(task, queue_name, error, since, limit: int, as_json: bool) -> None:
+    """Failed jobs not yet retried, grouped by task, error class and masked message."""
+    found = failure_groups.failure_groups(_filters(task, queue_name, error, since), limit)
+    if as_json:
+        echo_json([group.to_dict() for group in found])
+        return
+    if not found:
+        click.echo("No failed jobs.")
+        return
+    echo_table(
+        ["KEY", "COUNT", "TASK", "ERROR", "MESSAGE", "FIRST SEEN", "LAST SEEN", "EXAMPLE"],
+        [
+            (
+                g.key,
+                g.count,
+                g.task,
+                g.error_class,
+                g.message[:60],
+                _at(g.first_seen),
+                _at(g.last_seen),
+                f"#{g.example_id}",
+            )
+            for g in found
+        ],
+    )
+
+
+def _at(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "—"
+
+
+def _named(group: failure_groups.FailureGroup) -> str:
+    return f"{group.task} · {group.error_class}: {group.message}"
+
+
+@queue_cli.command("retry-group")
+@click.argument("key")
+@failed_filter_options
+def retry_group(key: str, task, queue_name, error, since) -> None:
+    """Retry every failed job of the group KEY (see `queue failed-groups`) as it is now."""
+    done = failure_groups.retry_group(key, _filters(task, queue_name, error, since))
+    for problem in done.problems:
+        click.echo(problem, err=True)
+    click.echo(f"Retried {done.done} of the {done.matched} failed job(s) of {_named(done.group)}.")
+    if done.problems:
+        raise SystemExit(1)
+
+
+@queue_cli.command("delete-group")
+@click.argument("key")
+@failed_filter_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def delete_group(key: str, task, queue_name, error, since, yes: bool) -> None:
+    """Delete the failed job records of the group KEY (see `queue failed-groups`)."""
+    filters = _filters(task, queue_name, error, since)
+    group = failure_groups.failure_group(key, filters)
+    if not yes:
+        click.confirm(
+            f"Delete the {group.count} failed job record(s) of {_named(group)}?", abort=True
+        )
+    done = failure_groups.delete_group(key, filters)
+    click.echo(f"Deleted {done.done} failed job record(s) of {_named(done.group)}.")
 
 
 PAUSE_HELP = {

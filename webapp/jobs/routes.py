@@ -11,11 +11,14 @@ from webapp.extensions import db
 from webapp.jobs.forms import FailedFilterForm, JobFilterForm
 from webapp.models.jobs import JobLog
 from webapp.models.users import Role
-from webapp.services import audit
+from webapp.services import audit, live
 from webapp.services import jobs as job_service
+from webapp.services.failure_groups import failure_groups
+from webapp.services.job_changes import changes_from_original
 from webapp.services.jobs import JobError, JobFilters
 from webapp.services.ownership import viewer_of, visible_job_ids
-from webapp.templating import render_page
+from webapp.services.waiting import waiting_reason, waiting_reasons
+from webapp.templating import render_live, render_page
 
 bp = Blueprint("jobs", __name__, url_prefix="/")
 
@@ -72,6 +75,7 @@ def jobs_context() -> dict:
         "filters": filters,
         "query": query,
         "jobs": page,
+        "reasons": waiting_reasons(page),
         "next_cursor": next_cursor,
         "first_page": form.cursor.data is None,
         "any_active": any(job.is_active for job in page),
@@ -118,7 +122,15 @@ def bulk():
 
 
 # The audit rows a job's page tells of: "Retried by X at T".
-INTERVENTIONS = ("job.retry", "jobs.retry", "failed.retry_all", "job.cancel", "jobs.cancel")
+INTERVENTIONS = (
+    "job.retry",
+    "job.retry_with_changes",
+    "jobs.retry",
+    "failed.retry_all",
+    "failed.retry_group",
+    "job.cancel",
+    "jobs.cancel",
+)
 
 
 def job_context(job_id: int) -> dict:
@@ -130,6 +142,8 @@ def job_context(job_id: int) -> dict:
         "retried_by_exists": bool(job_service.existing_job_ids([retried_by])),
         "interventions": audit.entries_for("job", job.id, INTERVENTIONS, limit=10),
         "retry_of_job": db.session.get(JobLog, job.retry_of) if job.retry_of else None,
+        "reason": waiting_reason(job),
+        "changes": changes_from_original(job),
         "form": ActionForm(),
     }
 
@@ -137,7 +151,16 @@ def job_context(job_id: int) -> dict:
 @bp.route("jobs/<int:job_id>")
 @login_required
 def show(job_id: int):
-    return render_page("jobs/show.html", ("job_status",), live=True, **job_context(job_id))
+    context = job_context(job_id)
+    version = (
+        live.job_version(context["job"]),
+        context["retried_by"],
+        context["retried_by_exists"],
+        tuple(entry.id for entry in context["interventions"]),
+        context["retry_of_job"].id if context["retry_of_job"] else None,
+        context["reason"],
+    )
+    return render_live("jobs/show.html", ("job_status",), version, lambda: context)
 
 
 def _act(job_id: int, action) -> object:
@@ -194,22 +217,26 @@ def _failed_filters_of(form: FailedFilterForm) -> job_service.FailedFilters:
 
 
 FAILED_PAGE_SIZE = 100
+GROUPS_SHOWN = 100
 
 
 def failed_context() -> dict:
     """The failed list, newest first, a page at a time (keyset: ``cursor`` is the last id
-    seen), with the total that "Retry all" would act on."""
+    seen), with the total that "Retry all" would act on; with ``group=1``, its failure
+    groups instead of its rows."""
     filter_form = FailedFilterForm(request.args)
     problems = [] if filter_form.validate() else filter_problems(filter_form)
     filters = job_service.FailedFilters() if problems else _failed_filters_of(filter_form)
     cursor = boundary.optional_id(request.args.get("cursor"), "cursor")
+    grouped = request.args.get("group") == "1"
     query = job_service.failed_jobs_query(filters)
     page = query if cursor is None else query.where(JobLog.id < cursor)
     rows = (
         []
-        if problems
+        if problems or grouped
         else list(db.session.scalars(page.order_by(JobLog.id.desc()).limit(FAILED_PAGE_SIZE + 1)))
     )
+    groups = failure_groups(filters, GROUPS_SHOWN + 1) if grouped and not problems else []
     failed = rows[:FAILED_PAGE_SIZE]
     return {
         "failed": failed,
@@ -223,6 +250,9 @@ def failed_context() -> dict:
         "filter_errors": problems,
         "form": ActionForm(),
         "task_names": registered_tasks(),
+        "grouped": grouped,
+        "groups": groups[:GROUPS_SHOWN],
+        "more_groups": len(groups) > GROUPS_SHOWN,
     }
 
 

@@ -43,3 +43,11 @@ def isoformat(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def query_time(moment: datetime) -> str:
+    """A filter's time in a query string: UTC with a ``Z`` when it knows its zone (so that a
+    link means the same moment whoever opens it), a naive time (UTC) as it was given."""
+    if moment.tzinfo is None:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -17,7 +17,8 @@ class ScheduleForm(FlaskForm):
     parameters = TextAreaField(
         "Options",
         validators=[Optional()],
-        description="One per line, as on the command line: --hours 12",
+        description="One per line, as on the command line: --hours 12; an argument (like all "
+        "for queue retry) on a line of its own",
     )
     preset = SelectField(
         "When",

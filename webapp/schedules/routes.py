@@ -10,7 +10,7 @@ from webapp.models.base import utcnow
 from webapp.models.schedules import Schedule
 from webapp.models.users import Role
 from webapp.schedules.forms import ScheduleForm, parameters_from_text, parameters_to_text
-from webapp.services import audit, commands, timing
+from webapp.services import audit, commands, daylight, schedule_fields, timing
 from webapp.services import schedules as service
 from webapp.services.jobs import jobs_for_record
 from webapp.services.listing import Listing
@@ -66,22 +66,34 @@ def _form_data(form: ScheduleForm) -> dict:
 
 
 def _save(form: ScheduleForm, schedule=None):
-    """Create or update from the form; None with errors on the form when it is refused."""
-    if not form.validate_on_submit():
+    """Create or update from the form; None with every problem on its field when refused (the
+    form's own checks and the schedule's, all at once)."""
+    valid = form.validate_on_submit()
+    data = _form_data(form)
+    _, problems = schedule_fields.check_fields(data, schedule)
+    for problem in problems:
+        field = _field_of(form, problem.field)
+        if not field.errors:  # the form said it already ("This field is required.")
+            field.errors = [*field.errors, problem.message]
+    if not valid or problems:
         return None
     try:
         if schedule is None:
-            return service.create_schedule(_form_data(form), current_user.id)
-        return service.update_schedule(schedule, _form_data(form))
-    except service.ScheduleError as exc:
+            return service.create_schedule(data, current_user.id)
+        return service.update_schedule(schedule, data)
+    except service.ScheduleError as exc:  # changed meanwhile (a name taken), or never due
         db.session.rollback()
-        field = getattr(form, exc.field or "", None) or (
-            form.cron if exc.field == "cron" else form.name
-        )
-        if exc.field == "cron" and form.preset.data:
-            field = form.preset
-        field.errors = [*field.errors, str(exc)]
+        field = _field_of(form, exc.field)
+        field.errors = [*field.errors, exc.message]
         return None
+
+
+def _field_of(form: ScheduleForm, name: str | None):
+    """The form field a schedule problem belongs to (the preset when one is chosen)."""
+    if name == "cron" and form.preset.data:
+        return form.preset
+    field = getattr(form, name or "", None)
+    return field if field is not None and hasattr(field, "errors") else form.name
 
 
 def _editor(form: ScheduleForm, schedule=None, status: int = 200):
@@ -91,7 +103,18 @@ def _editor(form: ScheduleForm, schedule=None, status: int = 200):
         form=form,
         schedule=schedule,
         options={c: commands.options_of(c) for c in schedulable_commands()},
-        preview=_preview(form.cron.data or "", form.timezone.data or "UTC"),
+        preview=_preview(
+            form.cron.data or "",
+            form.timezone.data or "UTC",
+            {
+                "preset": form.preset.data or "",
+                "at": form.preset_at.data or "",
+                "day": form.preset_day.data or "",
+                "hours": form.preset_hours.data or "",
+            },
+            request.form.get("preview_from", ""),
+        ),
+        preview_from=request.form.get("preview_from", ""),
     ), status
 
 
@@ -119,19 +142,26 @@ def edit(schedule_id: int):
     return _editor(form, schedule, 422 if request.method == "POST" else 200)
 
 
-def _preview(cron: str, tz: str, preset: dict | None = None) -> dict:
-    """The plain-words description and the next five runs, or what is wrong."""
+def _preview(cron: str, tz: str, preset: dict | None = None, start: str = "") -> dict:
+    """The plain-words description and the next five runs (from ``start``, a date, or now),
+    each with what daylight saving does to it; or what is wrong."""
     try:
         expression = timing.preset_cron(**preset) if preset and preset.get("preset") else cron
         if not expression:
             return {"error": None}
         expression = timing.validate_cron(expression)
         zone = timing.zone(tz)
-        runs = timing.next_runs(expression, tz, utcnow(), 5)
+        after = daylight.start_of(start, zone.key) if start.strip() else utcnow()
+        runs = daylight.preview_runs(expression, zone.key, after, 5)
         return {
             "cron": expression,
             "description": timing.describe(expression),
-            "runs": [r.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z") for r in runs],
+            "zone": zone.key,
+            "start": start.strip(),
+            "runs": [
+                {"at": r.at, "weekday": r.at.astimezone(zone).strftime("%a"), "notes": r.notes}
+                for r in runs
+            ],
             "error": None,
         }
     except timing.TimingError as exc:
@@ -152,7 +182,13 @@ def preview():
     return render_fragment(
         "schedules/edit.html",
         "preview",
-        preview=_preview(args.get("cron", ""), args.get("timezone") or "UTC", preset),
+        preview=_preview(
+            args.get("cron", ""),
+            args.get("timezone") or "UTC",
+            preset,
+            args.get("preview_from", ""),
+        ),
+        preview_from=args.get("preview_from", ""),
     )
 
 

@@ -1,8 +1,13 @@
 import click
 from flask.cli import AppGroup
 
-from tasks.series import dispatch_episode_data, dispatch_pending_syncs, dispatch_series_data
-from webapp.cli.output import echo_json, echo_table
+from tasks.series import (
+    DISPATCH_CHUNK,
+    dispatch_episode_data,
+    dispatch_pending_syncs,
+    dispatch_series_data,
+)
+from webapp.cli.output import Progress, echo_json, echo_table
 from webapp.extensions import db
 from webapp.models.series import Series
 from webapp.services import series as series_service
@@ -13,12 +18,20 @@ episodes_cli = AppGroup("episodes", help="Episodes and their data from TVmaze.")
 HOURS = click.FloatRange(min=0, min_open=True)
 
 
+def _quick(ids: list[int]) -> bool:
+    """Whether dispatching these takes one round trip, too quick for a progress bar."""
+    return len(ids) <= DISPATCH_CHUNK
+
+
 def _dispatch_stale(find, dispatch, noun: str, unchanged: str) -> None:
     """Find stale rows, dispatch their data jobs, and say what was skipped."""
     stale = find()
     if stale.note:
         click.echo(stale.note, err=True)
-    ids = dispatch(stale.ids)
+    with Progress(
+        f"Queueing {len(stale.ids):,} {noun} data jobs", quiet=_quick(stale.ids)
+    ) as report:
+        ids = dispatch(stale.ids, report=report)
     click.echo(
         f"Dispatched {len(ids)} {noun} data jobs; skipped {stale.skipped_unchanged} {unchanged}."
     )
@@ -66,7 +79,9 @@ def list_(as_json: bool) -> None:
 @series_cli.command("import-missing-data")
 def series_import_missing() -> None:
     """Dispatch a data job for every series never imported."""
-    ids = dispatch_series_data(series_service.series_missing_data())
+    missing = series_service.series_missing_data()
+    with Progress(f"Queueing {len(missing):,} series data jobs", quiet=_quick(missing)) as report:
+        ids = dispatch_series_data(missing, report=report)
     click.echo(f"Dispatched {len(ids)} series data jobs.")
 
 
@@ -92,7 +107,9 @@ def series_check_updates(hours: float) -> None:
 def episodes_import_missing() -> None:
     """Dispatch a data job for every episode never imported, and a pending-episodes sync for
     every series with episodes reset by retry-failed --reset."""
-    ids = dispatch_episode_data(series_service.episodes_missing_data())
+    missing = series_service.episodes_missing_data()
+    with Progress(f"Queueing {len(missing):,} episode data jobs", quiet=_quick(missing)) as report:
+        ids = dispatch_episode_data(missing, report=report)
     click.echo(f"Dispatched {len(ids)} episode data jobs.")
     reset = series_service.series_with_reset_episodes()
     if reset:

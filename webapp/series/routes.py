@@ -2,7 +2,7 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from tasks.series import dispatch_series_data, find_series_missing_data
+from tasks.series import dispatch_series_data, find_series_missing_data, import_series_data
 from webapp.auth import role_required
 from webapp.auth.forms import ActionForm
 from webapp.extensions import db
@@ -10,11 +10,11 @@ from webapp.models.series import Episode, Series
 from webapp.models.users import Role
 from webapp.series.forms import AddSeriesForm
 from webapp.services import series as series_service
-from webapp.services.jobs import jobs_for_record
+from webapp.services.jobs import active_job_for, jobs_for_record
 from webapp.services.listing import Listing
 from webapp.services.ownership import viewer_of
 from webapp.services.series import SeriesError
-from webapp.templating import render_page
+from webapp.templating import already_working, render_page
 
 bp = Blueprint("series", __name__, url_prefix="/series")
 
@@ -137,6 +137,10 @@ def refresh(series_id: int):
     if not ActionForm().validate_on_submit():
         abort(400, "the form expired; reload the page and try again")
     series = series_service.get_series(series_id)
+    queued = active_job_for("series", series.id, import_series_data.name)
+    if queued is not None:
+        flash(already_working(series.label, queued, viewer_of(current_user)), "info")
+        return redirect(request.referrer or url_for("series.show", series_id=series.id))
     if series.upstream_state == "gone":
         series.upstream_state = "ok"  # someone asks again on purpose
         db.session.commit()

@@ -29,13 +29,21 @@ def open_alerts() -> list[Alert]:
 
 
 def raise_alert(key: str, message: str) -> Alert | None:
-    """Open the alert ``key`` unless it is open already; returns it only when newly raised."""
+    """Open the alert ``key`` unless it is open already, whose text then becomes ``message``
+    (the dashboard shows the figures as they are now); returns it only when newly raised,
+    which alone is notified."""
     alert = Alert(key=key, message=message)
     db.session.add(alert)
     try:
         db.session.commit()
     except IntegrityError:  # already open: one alert, not one per occurrence
         db.session.rollback()
+        db.session.execute(
+            update(Alert)
+            .where(Alert.key == key, Alert.cleared_at.is_(None), Alert.message != message)
+            .values(message=message)
+        )
+        db.session.commit()
         return None
     notify(alert, "raised")
     return alert

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, insert, or_, select
 from webapp.exceptions import BadRequest
 from webapp.extensions import db
 from webapp.models.audit import CHANNELS, AuditedRecord, AuditEntry
-from webapp.models.base import utcnow
+from webapp.models.base import query_time, utcnow
 from webapp.models.users import User
 
 
@@ -163,7 +163,7 @@ class AuditFilters:
     def as_query(self) -> dict[str, str]:
         """The filters that are set, as query-string values."""
         return {
-            key: value.strftime("%Y-%m-%dT%H:%M:%S") if isinstance(value, datetime) else value
+            key: query_time(value) if isinstance(value, datetime) else value
             for key, value in asdict(self).items()
             if value not in (None, "")
         }

@@ -29,11 +29,13 @@ class CommandError(Invalid):
 def click_command(name: str) -> click.Command:
     schedulable = schedulable_commands()
     if name not in schedulable:
-        raise CommandError(f"{name!r} cannot be scheduled; use one of: {', '.join(schedulable)}")
+        raise CommandError(
+            f"{name!r} cannot be scheduled; use one of: {', '.join(schedulable)}", field="command"
+        )
     group, sub = name.split(" ", 1)
     command = current_app.cli.commands[group].commands.get(sub)  # type: ignore[attr-defined]
     if command is None:
-        raise CommandError(f"{name!r} is not a command of this app")
+        raise CommandError(f"{name!r} is not a command of this app", field="command")
     return command
 
 
@@ -68,7 +70,9 @@ def validate_parameters(name: str, parameters: dict[str, Any]) -> dict[str, Any]
     """
     command = click_command(name)
     if not isinstance(parameters, dict):
-        raise CommandError('parameters must be an object of options, like {"--hours": "12"}')
+        raise CommandError(
+            'parameters must be an object of options, like {"--hours": "12"}', field="parameters"
+        )
     options = {opt: p for p in command.params if isinstance(p, click.Option) for opt in p.opts}
     arguments = [p for p in command.params if isinstance(p, click.Argument)]
     cleaned: dict[str, Any] = {}
@@ -104,9 +108,12 @@ def validate_parameters(name: str, parameters: dict[str, Any]) -> dict[str, Any]
             problems.append(f"{max(option.opts, key=len)} is required")
     for argument in arguments:
         if argument.required and "args" not in cleaned:
-            problems.append(f'{name} needs its {argument.name} argument ("args": [...])')
+            what = argument.human_readable_name
+            problems.append(
+                f"{name} needs its {what} argument, as on its command line: flask {name} {what}"
+            )
     if problems:
-        raise CommandError("; ".join(dict.fromkeys(problems)))
+        raise CommandError("; ".join(dict.fromkeys(problems)), field="parameters")
     return cleaned
 
 

@@ -233,7 +233,7 @@ def clean_request(dataset: str, fmt: str, filters: dict[str, Any] | None) -> dic
     _status(DATASETS[dataset], filters.get("status"))
     since, until = _date(filters.get("since"), "since"), _date(filters.get("until"), "until")
     if since and until and until < since:
-        raise ExportError("filters.until is before filters.since", field="filters.until")
+        raise ExportError("the until date is before the since date", field="filters.until")
     return {k: str(v) for k, v in filters.items() if v not in (None, "")}
 
 

@@ -27,8 +27,16 @@ from jobkit.recorder import recorder
 from webapp.boundary import day_count, days_ago
 from webapp.exceptions import BadRequest, Conflict, NotFound
 from webapp.extensions import db
-from webapp.models.base import utcnow
-from webapp.models.jobs import FINISHED_STATUSES, QUEUES, DeletedRetry, JobLog, JobStatus, JobTag
+from webapp.models.base import query_time, utcnow
+from webapp.models.jobs import (
+    ACTIVE_STATUSES,
+    FINISHED_STATUSES,
+    QUEUES,
+    DeletedRetry,
+    JobLog,
+    JobStatus,
+    JobTag,
+)
 from webapp.models.search import PG_SEARCH_TEXT
 from webapp.services import audit
 from webapp.services.ownership import Viewer, unseen, visible_jobs
@@ -77,7 +85,7 @@ class JobFilters:
     def as_query(self) -> dict[str, Any]:
         """The filters that are set, as query-string values."""
         return {
-            key: value.strftime("%Y-%m-%dT%H:%M:%S") if isinstance(value, datetime) else value
+            key: query_time(value) if isinstance(value, datetime) else value
             for key, value in asdict(self).items()
             if value not in (None, "") and key != "viewer"
         }
@@ -160,6 +168,17 @@ def jobs_for_record(
     )
 
 
+def active_job_for(source_type: str, source_id: int, task: str) -> JobLog | None:
+    """The pending or running job of ``task`` working for one record, if there is one."""
+    return db.session.scalar(
+        select(JobLog)
+        .where(JobLog.source_type == source_type, JobLog.source_id == source_id)
+        .where(JobLog.task == task, JobLog.status.in_(ACTIVE_STATUSES))
+        .order_by(JobLog.id)
+        .limit(1)
+    )
+
+
 def retried_by(job_id: int) -> int | None:
     """The id of the job that retried ``job_id``, if any (also when that job was deleted)."""
     live = db.session.scalar(select(JobLog.id).where(JobLog.retry_of == job_id).limit(1))
@@ -194,8 +213,8 @@ class FailedFilters:
             "task": self.task,
             "queue": self.queue,
             "error": self.error,
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
+            "since": query_time(self.since) if self.since else None,
+            "until": query_time(self.until) if self.until else None,
         }
         return {key: value for key, value in values.items() if value}
 
@@ -282,13 +301,18 @@ def retry_job(job_id: int, user_id: int | None = None) -> int:
     return new_ids[0]
 
 
+# Jobs retried per round: one bulk dispatch per task for each.
+RETRY_CHUNK = 500
+
+
 def retry_jobs(
     job_ids: list[int],
     user_id: int | None = None,
-    chunk_size: int = 500,
+    chunk_size: int = RETRY_CHUNK,
     *,
     action: str = "jobs.retry",
     filters: dict[str, Any] | None = None,
+    report: Callable[..., None] | None = None,
 ) -> tuple[list[int], list[str]]:
     """Retry a fixed list of jobs, a chunk at a time with one bulk dispatch per task; returns
     the new ids and a message for each job that could not be retried.
@@ -296,8 +320,9 @@ def retry_jobs(
     The list is fixed before the sweep starts, so jobs that fail again during it are not
     picked up again (no endless "retry all"). One audit row (``action``: ``jobs.retry``, or
     ``failed.retry_all`` with the ``filters`` that chose the jobs) counts the jobs retried.
+    ``report(progress=0..100, message=…)`` hears after each chunk (the command line's bar).
     """
-    new_ids, problems = _retry(job_ids, user_id, chunk_size)
+    new_ids, problems = _retry(job_ids, user_id, chunk_size, report)
     if new_ids or filters is not None:
         retried = [
             old_id
@@ -315,7 +340,10 @@ def retry_jobs(
 
 
 def _retry(
-    job_ids: list[int], user_id: int | None = None, chunk_size: int = 500
+    job_ids: list[int],
+    user_id: int | None = None,
+    chunk_size: int = 500,
+    report: Callable[..., None] | None = None,
 ) -> tuple[list[int], list[str]]:
     new_ids: list[int] = []
     problems: list[str] = []
@@ -363,6 +391,9 @@ def _retry(
             new_ids += task_named(task).dispatch_many(
                 calls, user_id=owner, batch_id=batch_id, queue=queue
             )
+        if report is not None:
+            done = start + len(chunk)
+            report(progress=done * 100 / len(job_ids), message=f"{done:,} of {len(job_ids):,}")
     return new_ids, problems
 
 
@@ -515,11 +546,20 @@ def flush_failed(filters: FailedFilters | None = None, chunk_size: int = 5000) -
     """Delete exactly the failed jobs nobody has retried (the failed list, with these filters);
     returns how many. The jobs they retried stay, marked as retried by a deleted job. Audited
     as ``failed.flush`` with the filters and count, committed with the first deletion."""
-    ids = failed_job_ids(filters)
-    audit.record("failed.flush", count=len(ids), filters=filters.as_query() if filters else {})
+    filters_shown = filters.as_query() if filters else {}
+    return delete_failed_jobs(failed_job_ids(filters), "failed.flush", filters_shown, chunk_size)
+
+
+def delete_failed_jobs(
+    job_ids: list[int], action: str, filters: dict[str, Any], chunk_size: int = 5000
+) -> int:
+    """Delete a fixed list of job records a chunk at a time; returns how many. One audit row
+    (``action``, with the ``filters`` that chose them and the count) commits with the first
+    chunk."""
+    audit.record(action, count=len(job_ids), filters=filters)
     deleted = 0
-    for start in range(0, len(ids), chunk_size):
-        deleted += _delete_jobs(ids[start : start + chunk_size])
+    for start in range(0, len(job_ids), chunk_size):
+        deleted += _delete_jobs(job_ids[start : start + chunk_size])
     return deleted
 
 

@@ -11,12 +11,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from jobkit import locks
 from webapp import boundary
-from webapp.exceptions import Conflict, Invalid, NotFound, ServiceError
+from webapp.exceptions import NotFound
 from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
-from webapp.models.jobs import QUEUES
 from webapp.models.schedules import Schedule, ScheduleRun
 from webapp.services import audit, commands, timing
+from webapp.services.schedule_fields import ScheduleError, clean_fields
+from webapp.services.schedule_fields import ScheduleNameTaken as ScheduleNameTaken
 
 TICK_SECONDS = 60  # the tick plans every run due before the next tick
 CATCH_UP_GRACE_SECONDS = 90  # older than this when the tick finds it: the run was missed
@@ -31,14 +32,6 @@ DEFAULT_SCHEDULES = (
 )
 
 
-class ScheduleError(Invalid):
-    """Bad schedule fields, one message per field (``field`` names it)."""
-
-
-class ScheduleNameTaken(Conflict, ScheduleError):
-    """Another schedule has this name."""
-
-
 class ScheduleNotFound(NotFound, ScheduleError):
     """No schedule (or schedule run) with this id or name."""
 
@@ -48,114 +41,6 @@ class ScheduledCommandFailed(Exception):
 
 
 # -- keeping schedules -----------------------------------------------------------------------
-
-
-def clean_fields(data: dict[str, Any], schedule: Schedule | None = None) -> dict[str, Any]:
-    """Validated schedule fields from API or form data; ``schedule`` given: a partial update."""
-    current = {
-        "name": schedule.name if schedule else None,
-        "command": schedule.command if schedule else None,
-        "parameters": schedule.parameters if schedule else {},
-        "cron": schedule.cron if schedule else None,
-        "timezone": schedule.timezone if schedule else "UTC",
-    }
-    unknown = set(data) - {
-        "name",
-        "description",
-        "command",
-        "parameters",
-        "cron",
-        "preset",
-        "preset_at",
-        "preset_day",
-        "preset_hours",
-        "timezone",
-        "queue",
-        "active",
-        "without_overlapping",
-        "success_window_minutes",
-    }
-    if unknown:
-        raise ScheduleError(f"unknown fields: {', '.join(sorted(unknown))}")
-    try:
-        return _clean_fields(data, schedule, current)
-    except ServiceError as exc:
-        if isinstance(exc, ScheduleError):
-            raise
-        # A boundary refusal (NUL, a number out of range) or a timing one, as a field error.
-        raise ScheduleError(exc.message, field=exc.field) from None
-
-
-def _text_field(data: dict[str, Any], name: str, max_length: int) -> str:
-    value = data.get(name)
-    if value is not None and not isinstance(value, str):
-        raise ScheduleError(f"{name} must be text", field=name)
-    return boundary.text(value or "", name, max_length)
-
-
-def _clean_fields(
-    data: dict[str, Any], schedule: Schedule | None, current: dict[str, Any]
-) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if "name" in data or schedule is None:
-        name = _text_field(data, "name", 10_000).strip()
-        if not name or len(name) > 100:
-            raise ScheduleError("a name of 1 to 100 characters is required", field="name")
-        taken = db.session.scalar(select(Schedule.id).where(Schedule.name == name))
-        if taken is not None and (schedule is None or taken != schedule.id):
-            raise ScheduleNameTaken(f"a schedule called {name!r} already exists", field="name")
-        fields["name"] = name
-    if "description" in data:
-        fields["description"] = _text_field(data, "description", 100_000)[:2000]
-    command = data.get("command", current["command"])
-    parameters = data.get("parameters", current["parameters"]) or {}
-    try:
-        if not isinstance(command, str) or not command:
-            raise commands.CommandError("a command is required")
-        fields["parameters"] = commands.validate_parameters(command, parameters)
-        fields["command"] = command
-    except commands.CommandError as exc:
-        field = (
-            "parameters" if "command" not in str(exc) and "scheduled" not in str(exc) else "command"
-        )
-        raise ScheduleError(str(exc), field=field) from None
-    if data.get("preset"):
-        fields["cron"] = timing.preset_cron(
-            data["preset"],
-            data.get("preset_at", ""),
-            data.get("preset_day", ""),
-            data.get("preset_hours", ""),
-        )
-    elif "cron" in data or schedule is None:
-        fields["cron"] = timing.validate_cron(data.get("cron") or "")
-    if "timezone" in data or schedule is None:
-        fields["timezone"] = timing.zone(data.get("timezone") or "UTC").key
-    if "queue" in data:
-        if not isinstance(data["queue"], str) or data["queue"] not in QUEUES:
-            raise ScheduleError(f"queue must be one of {', '.join(QUEUES)}", field="queue")
-        fields["queue"] = data["queue"]
-    for flag in ("active", "without_overlapping"):
-        if flag in data:
-            if not isinstance(data[flag], bool):
-                raise ScheduleError(f"{flag} must be true or false", field=flag)
-            fields[flag] = data[flag]
-    if "success_window_minutes" in data:
-        window = data["success_window_minutes"]
-        if window is not None and (not isinstance(window, int) or isinstance(window, bool)):
-            raise ScheduleError(
-                "success_window_minutes must be a whole number of minutes",
-                field="success_window_minutes",
-            )
-        if window is not None:
-            window = boundary.whole_number(
-                window, "success_window_minutes", minimum=1, maximum=boundary.MAX_INTEGER
-            )
-        fields["success_window_minutes"] = window
-    if schedule is None:
-        fields.setdefault("active", True)
-        fields.setdefault("without_overlapping", False)
-        fields.setdefault("queue", "default")
-    return fields
 
 
 def _plan_next(schedule: Schedule, now: datetime | None = None) -> None:

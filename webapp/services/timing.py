@@ -182,8 +182,8 @@ def iter_runs(expression: str, timezone: str, after: datetime) -> Iterator[datet
     while True:
         try:
             moment = iterator.get_next(datetime)
-        except (CroniterError, OverflowError):
-            return  # no further run this calendar can hold
+        except (CroniterError, OverflowError, ValueError):
+            return  # no further run this calendar can hold (croniter: "year 10000 is out of range")
         wall = moment.replace(tzinfo=None)
         if wall == last_wall:
             continue  # the repeated hour of a fall-back day

@@ -6,6 +6,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 
 from webapp.cli.output import Progress, echo_json, echo_table, json_option
+from webapp.cli.params import DAY
 from webapp.extensions import db
 from webapp.models.transfers import Export, Import
 from webapp.services import exports, imports
@@ -95,16 +96,24 @@ def run_import(file: Path, importer: str, dry_run: bool) -> None:
 @click.option("--dataset", required=True, type=click.Choice(list(exports.DATASETS)))
 @click.option("--format", "fmt", required=True, type=click.Choice(exports.FORMATS))
 @click.option("--status", help="Only rows with this status.")
-@click.option("--since", help="Only rows from this date (YYYY-MM-DD).")
-@click.option("--until", help="Only rows up to this date.")
+@click.option("--since", type=DAY, help="Only rows from this date (YYYY-MM-DD).")
+@click.option("--until", type=DAY, help="Only rows up to this date (YYYY-MM-DD).")
 @click.option("--search", help="Only rows containing this text.")
 @click.option(
     "--output", type=click.Path(dir_okay=False, path_type=Path), help="Copy the file here as well."
 )
 def run_export(dataset, fmt, status, since, until, search, output: Path | None) -> None:
     """Export a dataset now and print the file's path."""
-    filters = {"status": status, "since": since, "until": until, "search": search}
-    export = exports.start_export(dataset, fmt, {k: v for k, v in filters.items() if v}, None)
+    days = {"since": since, "until": until}
+    filters = {"status": status, "search": search}
+    filters |= {name: day.date().isoformat() for name, day in days.items() if day}
+    try:
+        export = exports.start_export(dataset, fmt, {k: v for k, v in filters.items() if v}, None)
+    except exports.ExportError as exc:
+        # a filter refused in the API's words (filters.status) is the option it came from here
+        if not (exc.field or "").startswith("filters."):
+            raise
+        raise click.BadParameter(exc.message, param_hint=f"--{exc.field.split('.')[1]}") from None
     with Progress(f"Exporting {dataset}") as report:
         export = exports.write_export(export.id, report)
     path = export.path
