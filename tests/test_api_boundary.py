@@ -165,7 +165,7 @@ def test_exports_refuse_wrong_types_with_400_and_unknown_names_with_422(client, 
     assert unknown.status_code == 422 and unknown.get_json()["error"]["field"] == "dataset"
     missing = client.post("/api/exports", json={"format": "csv"}, headers=operator)
     assert missing.status_code == 422 and missing.get_json()["error"]["message"] == (
-        "dataset: is required"
+        "dataset is required"
     )
 
 

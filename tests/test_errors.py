@@ -78,6 +78,9 @@ def error_page(response, status: int, message: str, back: str | None = None) -> 
     return page
 
 
+NOT_THEIRS = "does not exist or belongs to another user (only its owner and admins can open it)"
+
+
 def api_error(response, status: int, code: str, message: str) -> dict:
     """Assert the answer is the contract's JSON error, and nothing else."""
     assert response.status_code == status
@@ -100,9 +103,9 @@ def test_not_found_page_is_the_error_page_with_a_way_back(client, login):
 def test_the_way_back_never_leads_off_the_site_or_to_the_same_page(client, login):
     login("viewer")
     elsewhere = client.get("/jobs/4242", headers={"Referer": "https://evil.example/jobs"})
-    error_page(elsewhere, 404, "job #4242 was deleted or never existed", back=None)
+    error_page(elsewhere, 404, "job #4242 does not exist or belongs to another user", back=None)
     itself = client.get("/jobs/4242", headers={"Referer": "http://localhost/jobs/4242"})
-    error_page(itself, 404, "job #4242 was deleted or never existed", back=None)
+    error_page(itself, 404, "job #4242 does not exist or belongs to another user", back=None)
 
 
 def test_forbidden_page(client, login):
@@ -157,6 +160,8 @@ def test_a_page_client_asking_for_json_gets_the_json_error(client, login):
 
 def test_not_found_over_the_api(client, bearer):
     response = client.get("/api/job-logs/999999", headers=bearer("viewer"))
+    api_error(response, 404, "not_found", f"job #999999 {NOT_THEIRS}")
+    response = client.get("/api/job-logs/999999", headers=bearer("admin"))  # who sees them all
     api_error(response, 404, "not_found", "job #999999 was deleted or never existed")
 
 

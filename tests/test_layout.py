@@ -197,6 +197,10 @@ def test_every_area_registers_its_commands_and_nav(app):
 INLINE_HANDLER = re.compile(r"\son[a-z]+\s*=", re.I)
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.I)
 TRIGGER_FILTER = re.compile(r'hx-trigger="[^"]*(?<![\w:\]])\[')
+INLINE_STYLE = re.compile(r"\sstyle\s*=|<style[\s>]", re.I)
+# /api/docs is served under its own policy, which lets Redoc style itself inline.
+OWN_POLICY = {Path("templates/api/docs.html")}
+JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.S)
 
 
 @pytest.mark.parametrize(
@@ -205,6 +209,9 @@ TRIGGER_FILTER = re.compile(r'hx-trigger="[^"]*(?<![\w:\]])\[')
         (INLINE_HANDLER, '<button onclick="go()">'),
         (INLINE_SCRIPT, "<script>alert(1)</script>"),
         (TRIGGER_FILTER, 'hx-trigger="every 2s [x()]"'),
+        (INLINE_STYLE, '<span class="bar" style="width: 50%">'),
+        (INLINE_STYLE, "<rect STYLE='fill: red'>"),
+        (INLINE_STYLE, "<style>p { color: red }</style>"),
     ],
 )
 def test_the_template_scan_sees_inline_script(pattern, sample):
@@ -215,6 +222,10 @@ def test_a_css_selector_in_a_trigger_is_no_filter():
     assert not TRIGGER_FILTER.search('hx-trigger="input changed from:input[name=q]"')
 
 
+def test_a_data_attribute_or_stylesheet_link_is_no_inline_style():
+    assert not INLINE_STYLE.search('<div data-style="x"><link rel="stylesheet" href="a.css">')
+
+
 def test_no_template_runs_inline_script():
     # The Content-Security-Policy allows scripts from our own files only: no on* handlers, no
     # inline <script>, no hx-trigger filters (htmx evaluates those as code).
@@ -223,4 +234,16 @@ def test_no_template_runs_inline_script():
         source = path.read_text()
         for pattern in (INLINE_HANDLER, INLINE_SCRIPT, TRIGGER_FILTER):
             found += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in pattern.finditer(source)]
+    assert found == []
+
+
+def test_no_template_carries_inline_style():
+    # style-src 'self' refuses style="…" attributes and <style> elements: the browser drops
+    # them, so whatever they drew (a bar's width) is not drawn. Widths go in SVG attributes.
+    found = []
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        if path.relative_to(ROOT) in OWN_POLICY:
+            continue
+        source = JINJA_COMMENT.sub("", path.read_text())  # a comment may name what it avoids
+        found += [f"{path.relative_to(ROOT)}: {m.group(0)}" for m in INLINE_STYLE.finditer(source)]
     assert found == []

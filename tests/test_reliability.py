@@ -167,9 +167,9 @@ def batch_member(n: int) -> None:
 
 
 def bar_segments(page: str) -> dict[str, str]:
-    """The batch bar's coloured parts: status -> width."""
-    bar = re.search(r'<div class="batch-bar".*?</div>', page, re.S).group(0)
-    return dict(re.findall(r'class="bar-(\w+)" style="width: ([\d.]+)%"', bar))
+    """The batch bar's coloured parts: status -> width (in percent of the bar)."""
+    bar = re.search(r'<svg class="batch-bar".*?</svg>', page, re.S).group(0)
+    return dict(re.findall(r'<rect class="bar-(\w+)" x="[\d.]+" y="0" width="([\d.]+)"', bar))
 
 
 def test_a_retried_batch_counts_each_member_once_by_its_latest_attempt(client, bearer, login):

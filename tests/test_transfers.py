@@ -115,9 +115,11 @@ def test_bad_files_are_refused_with_a_message_and_leave_nothing(
 def test_unknown_importer_missing_file_and_oversized_upload(client, bearer, app):
     headers = bearer("operator")
     unknown = upload(client, GOOD, importer="planets", headers=headers)
-    assert (
-        unknown.status_code == 422 and "unknown importer" in unknown.get_json()["error"]["message"]
-    )
+    assert unknown.status_code == 422 and unknown.get_json()["error"] == {
+        "code": "invalid",
+        "message": "importer must be one of series, integrations, not 'planets'",
+        "field": "importer",
+    }
     no_file = client.post("/api/imports", data={"importer": "series"}, headers=headers)
     assert no_file.status_code == 422
     app.config["MAX_CONTENT_LENGTH"] = 1024

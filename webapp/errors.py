@@ -33,13 +33,63 @@ CODES = {
 
 def wants_json() -> bool:
     """API paths and clients that ask for JSON get JSON errors."""
-    if request.blueprint == "api" or request.path.startswith("/api/"):
+    if request.blueprint == "api" or is_api_path():
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return (
         best == "application/json"
         and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
     )
+
+
+def is_api_path() -> bool:
+    """The request is for the API (``/api`` itself included), known path or not."""
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _in_words(exc: HTTPException) -> str:
+    """What the HTTP error says; werkzeug's stock sentences for an unknown API path or method
+    replaced by what to do instead (an ``abort(404, "…")`` keeps its own words)."""
+    stock = type(exc).description
+    if exc.description and exc.description != stock:
+        return exc.description
+    if is_api_path() and exc.code == 404:
+        return (
+            f"there is no API path {request.path}; the paths are listed at /api/openapi.json "
+            "and browsable at /api/docs"
+        )
+    if exc.code == 405:
+        allowed = sorted(set(getattr(exc, "valid_methods", None) or ()) - {"HEAD", "OPTIONS"})
+        use = f"; use {_either(allowed)}" if allowed else ""
+        return f"{request.path} does not answer {request.method}{use}"
+    return exc.description or exc.name
+
+
+def _either(words: list[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return " or ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+
+
+# Where a token comes from, for whoever has none that works.
+GET_A_TOKEN = (
+    "an admin makes one on the user's page under /users, or with `flask users token EMAIL`"
+)
+
+
+def unauthorized_message(header: str | None) -> str:
+    """Why an API request is not signed in, and what to do about it."""
+    header = (header or "").strip()
+    if header.startswith("Bearer "):
+        return (
+            "this API token is not valid (mistyped, revoked, or its user disabled); "
+            f"send a working one as Authorization: Bearer <token> ({GET_A_TOKEN})"
+        )
+    if header:
+        return (
+            f"send the token as Authorization: Bearer <token>, not as {header.split()[0]} "
+            f"({GET_A_TOKEN})"
+        )
+    return f"sign in, or send an API token as Authorization: Bearer <token> ({GET_A_TOKEN})"
 
 
 def _back_url() -> str | None:
@@ -78,7 +128,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        body, status = error_response(exc.code or 500, exc.description or exc.name)
+        body, status = error_response(exc.code or 500, _in_words(exc))
         # Keep what the exception says about itself (Allow on a 405), not its content type.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         return body, status, headers

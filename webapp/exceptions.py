@@ -35,8 +35,19 @@ class ServiceError(Exception):
 
     def describe(self) -> str:
         """The message as read on its own (an error page, the API, the CLI), away from a form:
-        with the field it is about in front, as in ``cron: 'x' is not a valid cron expression``."""
-        return f"{self.field}: {self.message}" if self.field else self.message
+        with the field it is about in front, as in ``cron: 'x' is not a valid cron expression``,
+        unless the message already starts with it (``limit must be at most 500``)."""
+        if not self.field or _names_first(self.message, self.field):
+            return self.message
+        return f"{self.field}: {self.message}"
+
+
+def _names_first(message: str, field: str) -> bool:
+    """Whether ``message`` opens with ``field`` as a word (``--days``, ``filters.status``)."""
+    for name in (field, field.lstrip("-")):
+        if message.startswith(name) and message[len(name) : len(name) + 1] in ("", " ", ":"):
+            return True
+    return False
 
 
 class NotFound(ServiceError):

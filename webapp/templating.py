@@ -160,6 +160,37 @@ def record_url(source_type: str | None, source_id: int | None) -> str | None:
     return url_for("jobs.index", source_type=source_type, source_id=source_id)
 
 
+def plain_value(value: Any) -> str:
+    """A stored value as a person reads it, never as Python: — for nothing, yes/no, a list or
+    an object spelled out (``--days: 30``), not ``{'--days': '30'}``."""
+    if value is None or value == "" or value == {} or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {plain_value(item)}" for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(plain_value(item) for item in value)
+    return str(value)
+
+
+def change_lines(changes: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An audit row's changes as (field, text) lines: ``old → new`` for an edit (the log
+    stores it as ``[before, after]``), else the value it was given. An edit that reads the
+    same on both sides (nothing → an empty text) is no line."""
+    lines = []
+    for field, value in (changes or {}).items():
+        if isinstance(value, list) and len(value) == 2:
+            before, after = plain_value(value[0]), plain_value(value[1])
+            if before == after:
+                continue
+            text = f"{before} → {after}"
+        else:
+            text = plain_value(value)
+        lines.append((field, text))
+    return lines
+
+
 def already_working(what: str, job, viewer) -> Markup:
     """A flash saying ``what`` already has ``job`` queued or running, with a link to it when
     the viewer may see it."""
@@ -191,6 +222,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(with_times_text)
     app.add_template_filter(duration)
     app.add_template_filter(pretty_json)
+    app.add_template_filter(plain_value)
+    app.add_template_filter(change_lines)
     app.add_template_filter(percent)
     app.add_template_filter(input_time)
     app.add_template_global(record_url)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from jobkit import pauses
+from jobkit import Call, pauses
 from tasks.samples import sample_job
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import wait_for
@@ -25,6 +25,7 @@ from webapp.models.jobs import JobLog
 from webapp.models.series import Series
 from webapp.models.transfers import Import
 from webapp.models.users import User
+from webapp.services import batches
 from webapp.services.users import create_user
 
 CHROMIUM = "/usr/bin/chromium"
@@ -163,6 +164,30 @@ def test_watch_a_job_progress_and_finish(page):
     assert page.locator("text=Counted 10 steps.").is_visible()
     assert page.locator("#job_status[hx-trigger]").count() == 0  # polling stopped by itself
     screenshot(page, "job")
+
+
+def test_a_batch_bar_draws_its_parts_under_the_policy(page):
+    # 3 completed and 1 failed of 4: a green part three times as wide as the red one, drawn
+    # (the policy refuses inline style="width: …", which once left the bar empty)
+    batch = batches.create_batch("four", 4)
+    steps = [Call(kwargs={"steps": 1, "step_seconds": 0}) for _ in range(3)]
+    steps.append(Call(kwargs={"steps": 1, "step_seconds": 0, "fail_at_step": 1}))
+    sample_job.dispatch_many(steps, batch_id=batch.id)
+    page.goto(f"/batches/{batch.id}")
+    page.locator(".progress-line >> text=100%").wait_for(timeout=30_000)
+    bar = page.locator(".progress-line .batch-bar").bounding_box()
+    done = page.locator(".progress-line .batch-bar .bar-completed").bounding_box()
+    failed = page.locator(".progress-line .batch-bar .bar-failed").bounding_box()
+    assert bar["width"] > 50 and bar["height"] > 0
+    assert done["height"] > 0 and failed["height"] > 0
+    assert done["width"] == pytest.approx(0.75 * bar["width"], abs=1)
+    assert failed["width"] == pytest.approx(0.25 * bar["width"], abs=1)
+    assert failed["x"] == pytest.approx(done["x"] + done["width"], abs=1)  # side by side
+    green = page.locator(".bar-completed").first.evaluate("e => getComputedStyle(e).fill")
+    assert green == "rgb(22, 163, 74)"
+    screenshot(page, "batch")
+    page.goto("/batches")
+    assert page.locator(".batch-bar .bar-failed").first.bounding_box()["width"] > 0
 
 
 def test_retry_a_failed_job_from_the_failed_list(page, e2e):

@@ -3,7 +3,7 @@
 from flask import Blueprint, request
 from flask_login import current_user
 
-from webapp.errors import error_response
+from webapp.errors import error_response, unauthorized_message
 from webapp.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -18,7 +18,7 @@ def authenticate():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
-        return error_response(401, "sign in or send an API token (Authorization: Bearer …)")
+        return error_response(401, unauthorized_message(request.headers.get("Authorization")))
     uses_token = request.headers.get("Authorization", "").startswith("Bearer ")
     if request.method not in ("GET", "HEAD", "OPTIONS") and not uses_token:
         csrf.protect()

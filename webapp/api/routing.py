@@ -14,6 +14,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from webapp.api import wording
 from webapp.api.blueprint import bp
 from webapp.auth import role_required
 from webapp.exceptions import BadRequest, Invalid, ServiceError
@@ -139,25 +140,18 @@ def _parse(model: type[BaseModel], data: dict[str, Any], where: str) -> BaseMode
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise _request_error(exc, where) from None
+        raise _request_error(exc, model, where) from None
 
 
-def _request_error(exc: ValidationError, where: str) -> ServiceError:
+def _request_error(exc: ValidationError, model: type[BaseModel], where: str) -> ServiceError:
+    """One sentence naming the field ("limit must be at most 500"), with ``field`` set."""
     problem = exc.errors(include_url=False)[0]
     name = ".".join(str(part) for part in problem["loc"]) or where
-    reason = problem["msg"]
-    if problem["type"] == "missing":
-        reason = "is required"
-    elif problem["type"] == "extra_forbidden":
-        reason = "is not a field of this request"
-    elif problem["type"] == "string_pattern_mismatch" and "\\u0000" in str(
-        (problem.get("ctx") or {}).get("pattern", "")
-    ):
-        reason = "must not contain a NUL character"
-    # The error handler puts the field in front: "limit: Input should be a valid integer".
+    accepted = [n for n in model.model_fields if not n.startswith("_")]
+    message = f"{name} {wording.reason(problem, accepted, where)}"
     if where == "query" or MALFORMED.search(problem["type"]):
-        return BadRequest(reason, field=name)
-    return Invalid(reason, field=name)
+        return BadRequest(message, field=name)
+    return Invalid(message, field=name)
 
 
 def _render(result: Any, adapters: dict[int, TypeAdapter], default_status: int) -> Any:

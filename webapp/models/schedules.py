@@ -40,6 +40,10 @@ class Schedule(db.Model):
     __table_args__ = (Index("ix_schedules_due", "active", "next_run_at"), IDS_NEVER_REUSED)
 
 
+# What a schedule run's status can be.
+RUN_STATUSES = ("pending", "running", "succeeded", "failed", "skipped")
+
+
 class ScheduleRun(db.Model):
     __tablename__ = "schedule_runs"
 

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from webapp.extensions import db
 from webapp.models.base import IDS_NEVER_REUSED, UTCDateTime, isoformat, utcnow
 
-# What an import or export can be, in the order the lists' filters offer them.
+# What an import's or export's status can be: its job's, and for an export, expired.
 IMPORT_STATUSES = ("pending", "running", "completed", "failed", "cancelled")
-EXPORT_STATUSES = ("pending", "running", "completed", "failed", "cancelled", "expired")
+EXPORT_STATUSES = (*IMPORT_STATUSES, "expired")
 
 
 class Import(db.Model):

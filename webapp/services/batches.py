@@ -13,7 +13,7 @@ from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import ACTIVE_STATUSES, JobBatch, JobLog, JobStatus
 from webapp.services.jobs import JobError, cancel_job, retry_jobs
-from webapp.services.ownership import Viewer, visible_job_ids
+from webapp.services.ownership import Viewer, unseen, visible_job_ids
 
 
 class BatchError(NotFound):
@@ -111,7 +111,7 @@ def _acted_on_by(batch: JobBatch, viewer: Viewer | None) -> JobBatch:
     """The batch, when ``viewer`` may act on it: their own, an ownerless one, or any for an
     admin (or for no viewer: the CLI, the system); otherwise it is not found."""
     if viewer is not None and not viewer.is_admin and batch.user_id not in (None, viewer.user_id):
-        raise BatchError(f"batch {batch.id} not found")
+        raise BatchError(unseen(f"batch {batch.id}", "act on"))
     return batch
 
 

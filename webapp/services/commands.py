@@ -77,6 +77,7 @@ def validate_parameters(name: str, parameters: dict[str, Any]) -> dict[str, Any]
     arguments = [p for p in command.params if isinstance(p, click.Argument)]
     cleaned: dict[str, Any] = {}
     problems = []
+    refused: set[str] = set()
     ctx = click.Context(command)
     for key, value in parameters.items():
         if key == "args":
@@ -98,9 +99,12 @@ def validate_parameters(name: str, parameters: dict[str, Any]) -> dict[str, Any]
                 option.type.convert(str(value), option, ctx)
                 cleaned[key] = str(value)
         except (click.BadParameter, Invalid) as exc:
-            problems.append(f"{key}: {exc.message if hasattr(exc, 'message') else exc}")
+            said = str(exc.message if hasattr(exc, "message") else exc).rstrip(".")
+            problems.append(f"{key}: {said}")
+            refused.add(key)
     for option in options.values():
-        if option.required and not any(opt in cleaned for opt in option.opts):
+        # a required option that was given but refused is reported once, with its reason
+        if option.required and not any(opt in cleaned or opt in refused for opt in option.opts):
             problems.append(f"{max(option.opts, key=len)} is required")
     for argument in arguments:
         if argument.required and "args" not in cleaned:

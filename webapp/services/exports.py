@@ -18,20 +18,23 @@ from sqlalchemy import (
     update,
 )
 
-from webapp.exceptions import Forbidden, Invalid, NotFound
+from webapp import boundary
+from webapp.exceptions import BadRequest, Forbidden, Invalid, NotFound
 from webapp.extensions import database_error_message, db
-from webapp.models.audit import AuditEntry
+from webapp.models.audit import CHANNELS, AuditEntry
 from webapp.models.base import utcnow
-from webapp.models.jobs import JobLog
-from webapp.models.schedules import ScheduleRun
-from webapp.models.series import Episode, Series
+from webapp.models.jobs import JobLog, JobStatus
+from webapp.models.schedules import RUN_STATUSES, ScheduleRun
+from webapp.models.series import Episode, Series, SyncStatus
 from webapp.models.transfers import Export
 from webapp.models.users import User
 from webapp.services import audit, export_writers
+from webapp.services.jobs import JobFilters, JobQueryError
 from webapp.services.ownership import (
     Viewer,
     owned,
     owned_list,
+    unseen,
     viewer_for_user_id,
     visible_jobs,
 )
@@ -57,6 +60,8 @@ class Dataset:
     status_column: str | None
     time_column: str
     admins_only: bool = False
+    # What the status filter may be; None: any text (a series' status is TVmaze's own word).
+    statuses: tuple[str, ...] | None = None
 
 
 DATASETS = {
@@ -87,6 +92,7 @@ DATASETS = {
             ("task", "error", "message"),
             "status",
             "created_at",
+            statuses=tuple(JobStatus),
         ),
         Dataset(
             "series",
@@ -126,6 +132,7 @@ DATASETS = {
             ("name",),
             "sync_status",
             "created_at",
+            statuses=tuple(SyncStatus),
         ),
         Dataset(
             "schedule_runs",
@@ -145,6 +152,7 @@ DATASETS = {
             ("output",),
             "status",
             "due_at",
+            statuses=RUN_STATUSES,
         ),
         Dataset(
             "audit",
@@ -166,35 +174,68 @@ DATASETS = {
             "channel",
             "at",
             admins_only=True,
+            statuses=CHANNELS,
         ),
     )
 }
 
 
 def _date(value: Any, name: str) -> datetime | None:
+    """A date or time filter, read as the job list reads ``since``/``until`` (any ISO 8601 time
+    or date, in UTC, clamped to the calendar); ExportError naming ``filters.<name>``."""
     if value in (None, ""):
         return None
     try:
-        return datetime.fromisoformat(str(value))
-    except ValueError:
-        raise ExportError(f"filters.{name} must be a date like 2026-01-31") from None
+        return boundary.moment(value, f"filters.{name}")
+    except BadRequest:
+        raise ExportError(
+            f"filters.{name} must be a date like 2026-01-31 or an ISO 8601 time, "
+            f"not {str(value)[:40]!r}",
+            field=f"filters.{name}",
+        ) from None
+
+
+def _status(dataset: Dataset, value: Any) -> None:
+    """The status filter as the dataset's lists take it: job logs exactly as the jobs list
+    filters them (``JobFilters``), others among their own statuses."""
+    if value in (None, "") or dataset.statuses is None:
+        return
+    field = "filters.status"
+    if dataset.model is JobLog:
+        try:
+            JobFilters(status=str(value)).validate()
+        except JobQueryError as exc:
+            raise ExportError(str(exc), field=field) from None
+    elif value not in dataset.statuses:
+        raise ExportError(
+            f"unknown {dataset.name} status {value!r}; use one of {', '.join(dataset.statuses)}",
+            field=field,
+        )
 
 
 def clean_request(dataset: str, fmt: str, filters: dict[str, Any] | None) -> dict[str, Any]:
+    """The filters of an export request, checked before anything is recorded."""
     if dataset not in DATASETS:
-        raise ExportError(f"unknown dataset {dataset!r}; use one of {', '.join(DATASETS)}")
+        raise ExportError(
+            f"dataset must be one of {', '.join(DATASETS)}, not {dataset!r}", field="dataset"
+        )
     if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        raise ExportError(
+            f"format must be one of {', '.join(FORMATS)}, not {fmt!r}", field="format"
+        )
     filters = filters or {}
     if not isinstance(filters, dict):
-        raise ExportError("filters must be an object")
+        raise ExportError("filters must be an object", field="filters")
     unknown = set(filters) - {"status", "since", "until", "search"}
     if unknown:
         raise ExportError(
-            f"unknown filters: {', '.join(sorted(unknown))} (use status, since, until, search)"
+            f"unknown filters: {', '.join(sorted(unknown))} (use status, since, until, search)",
+            field="filters",
         )
-    _date(filters.get("since"), "since")
-    _date(filters.get("until"), "until")
+    _status(DATASETS[dataset], filters.get("status"))
+    since, until = _date(filters.get("since"), "since"), _date(filters.get("until"), "until")
+    if since and until and until < since:
+        raise ExportError("the until date is before the since date", field="filters.until")
     return {k: str(v) for k, v in filters.items() if v not in (None, "")}
 
 
@@ -246,7 +287,9 @@ def get_export(export_id: int, user_id: int | None, is_admin: bool) -> Export:
     """The export, only for its owner or an admin; anyone else gets "not found"."""
     export = owned(Export, export_id, user_id, is_admin)
     if export is None:
-        raise ExportNotFound(f"export {export_id} not found")
+        raise ExportNotFound(
+            f"export {export_id} not found" if is_admin else unseen(f"export {export_id}")
+        )
     return export
 
 

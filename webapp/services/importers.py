@@ -191,5 +191,5 @@ def importer_for(name: str) -> Importer:
         return IMPORTERS[name]
     except KeyError:
         raise ImportRequestError(
-            f"unknown importer {name!r}; use one of {', '.join(IMPORTERS)}"
+            f"importer must be one of {', '.join(IMPORTERS)}, not {name!r}", field="importer"
         ) from None

@@ -22,7 +22,7 @@ from webapp.models.transfers import FailedImportRow, Import
 from webapp.services import audit
 from webapp.services.files import FileRefused, check_table, csv_text, read_table
 from webapp.services.importers import Importer, ImportRequestError, importer_for
-from webapp.services.ownership import owned
+from webapp.services.ownership import owned, unseen
 
 CHUNK_SIZE = 500
 log = logging.getLogger(__name__)
@@ -99,7 +99,9 @@ def _copy_at_most(stream: IO[bytes], path: Path, limit: int) -> int:
 def get_import(import_id: int, user_id: int | None = None, is_admin: bool = True) -> Import:
     record = owned(Import, import_id, user_id, is_admin)
     if record is None:
-        raise ImportNotFound(f"import {import_id} not found")
+        raise ImportNotFound(
+            f"import {import_id} not found" if is_admin else unseen(f"import {import_id}")
+        )
     return record
 
 

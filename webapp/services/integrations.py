@@ -25,6 +25,7 @@ from webapp.models.base import utcnow
 from webapp.models.integrations import Integration
 from webapp.models.jobs import ACTIVE_STATUSES, JobLog, JobStatus
 from webapp.services import audit, outbound, vault
+from webapp.services.ownership import unseen
 from webapp.services.tvmaze import TVmazeError, UpstreamUnavailable, tvmaze
 
 MIN_FREQUENCY_MINUTES = 1
@@ -220,7 +221,9 @@ def working_settings(integration: Integration) -> dict[str, Any]:
 def integration_for(integration_id: int, user_id: int | None = None) -> Integration:
     """The integration, only if ``user_id`` owns it (None: anyone's, for commands and tasks)."""
     integration = db.session.get(Integration, integration_id)
-    if integration is None or (user_id is not None and integration.user_id != user_id):
+    if user_id is not None and (integration is None or integration.user_id != user_id):
+        raise IntegrationNotFound(unseen(f"integration {integration_id}"))
+    if integration is None:
         raise IntegrationNotFound(f"integration {integration_id} not found")
     return integration
 

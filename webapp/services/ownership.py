@@ -18,6 +18,16 @@ from webapp.models.users import Role, User
 T = TypeVar("T")
 
 
+def unseen(what: str, verb: str = "open") -> str:
+    """What someone who sees only their own records is told when ``what`` is not there for
+    them. It may be missing or another user's: the answer is the same 404 either way, so it
+    says both and confirms neither (ids are shared in links; whose records exist is not)."""
+    return (
+        f"{what} does not exist or belongs to another user "
+        f"(only its owner and admins can {verb} it)"
+    )
+
+
 def owned(model: type[T], record_id: int, user_id: int | None, is_admin: bool) -> T | None:
     """The record, or None when it does not exist or belongs to someone else."""
     record = db.session.get(model, record_id)

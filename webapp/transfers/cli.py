@@ -107,7 +107,13 @@ def run_export(dataset, fmt, status, since, until, search, output: Path | None) 
     days = {"since": since, "until": until}
     filters = {"status": status, "search": search}
     filters |= {name: day.date().isoformat() for name, day in days.items() if day}
-    export = exports.start_export(dataset, fmt, {k: v for k, v in filters.items() if v}, None)
+    try:
+        export = exports.start_export(dataset, fmt, {k: v for k, v in filters.items() if v}, None)
+    except exports.ExportError as exc:
+        # a filter refused in the API's words (filters.status) is the option it came from here
+        if not (exc.field or "").startswith("filters."):
+            raise
+        raise click.BadParameter(exc.message, param_hint=f"--{exc.field.split('.')[1]}") from None
     with Progress(f"Exporting {dataset}") as report:
         export = exports.write_export(export.id, report)
     path = export.path

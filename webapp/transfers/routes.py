@@ -123,7 +123,9 @@ def exports_page():
                 form.dataset.data, form.format.data, filters, current_user.id
             )
         except exports.ExportError as exc:
-            form.dataset.errors = [*form.dataset.errors, str(exc)]
+            # the error goes under the field it is about (filters.status: the status box)
+            field = getattr(form, (exc.field or "").removeprefix("filters."), form.dataset)
+            field.errors = [*field.errors, exc.message]
         else:
             run_export.dispatch(export.id, user_id=current_user.id, source=("export", export.id))
             flash(f"Exporting {export.dataset} as {export.format}.", "success")

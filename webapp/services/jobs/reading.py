@@ -8,7 +8,7 @@ from webapp.extensions import db
 from webapp.models.jobs import ACTIVE_STATUSES, DeletedRetry, JobLog
 from webapp.services.jobs.filters import FailedFilters, JobFilters, JobNotFound, failed_jobs_query
 from webapp.services.jobs.search import duration_seconds
-from webapp.services.ownership import Viewer, visible_jobs
+from webapp.services.ownership import Viewer, unseen, visible_jobs
 
 MAX_LIMIT = 500
 
@@ -80,6 +80,8 @@ def get_job(job_id: int, viewer: Viewer | None = None) -> JobLog:
     job = db.session.get(JobLog, job_id)
     if job is not None and viewer is not None:
         job = db.session.scalar(select(JobLog).where(JobLog.id == job_id, visible_jobs(viewer)))
+    if job is None and viewer is not None and not viewer.is_admin:
+        raise JobNotFound(unseen(f"job #{job_id}"))
     if job is None:
         raise JobNotFound(f"job #{job_id} was deleted or never existed")
     return job
