@@ -128,10 +128,11 @@ class JobLogQuery(Query):
     order: Annotated[Literal["newest", "oldest"], BeforeValidator(lambda v: v or "newest")] = (
         "newest"
     )
-    system: Annotated[bool, BeforeValidator(lambda v: v or False)] = Field(
-        False,
-        description="also the app's own timer jobs (tagged system), which are left out unless"
-        " this is true or task or tag is given",
+    # True by default: the API lists every job, as it always has; the /jobs page hides them.
+    system: Annotated[bool, BeforeValidator(lambda v: True if v in (None, "") else v)] = Field(
+        True,
+        description="false leaves out the app's own timer jobs (tagged system), as the /jobs"
+        " page does unless its switch is on (a task or tag filter still finds them)",
     )
     sort: Annotated[JobSort, BeforeValidator(lambda v: v or "-created")] = Field(
         "-created", description="created, duration or status; a leading - for descending"
