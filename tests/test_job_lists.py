@@ -75,7 +75,8 @@ def test_the_filter_object_checks_itself_however_it_is_built(runner):
     for bad in ({"status": "melted"}, {"queue": "urgent"}, {"sort": "arguments"}):
         with pytest.raises(JobQueryError):
             JobFilters(**bad)
-    with pytest.raises(ListQueryError, match="Queue: 'urgent' is not one of high"):
+    urgent = "Queue: Must be one of high, default, low, not 'urgent'"
+    with pytest.raises(ListQueryError, match=urgent):
         FailedFilters.from_args({"queue": "urgent"})
     with pytest.raises(ListQueryError, match="state"):
         ScheduleFilter.from_args({"state": "maybe"})

@@ -203,7 +203,7 @@ def _status(dataset: Dataset, value: Any) -> None:
     field = "filters.status"
     if dataset.model is JobLog:
         try:
-            JobFilters(status=str(value)).validate()
+            JobFilters(status=str(value))  # it checks itself
         except JobQueryError as exc:
             raise ExportError(str(exc), field=field) from None
     elif value not in dataset.statuses:

@@ -75,7 +75,7 @@ class ImportFilter(ListFilter):
 
     PARSERS = {
         "status": choice(IMPORT_STATUSES),
-        "importer": choice(lambda: sorted(importers.IMPORTERS)),
+        "importer": choice(lambda: list(importers.IMPORTERS)),
         "sort": text(40),
         "page": page_number,
     }
@@ -105,7 +105,7 @@ class ExportFilter(ListFilter):
 
     PARSERS = {
         "status": choice(EXPORT_STATUSES),
-        "dataset": choice(lambda: sorted(exports.DATASETS)),
+        "dataset": choice(lambda: list(exports.DATASETS)),
         "format": choice(exports.FORMATS),
         "sort": text(40),
         "page": page_number,

@@ -71,7 +71,7 @@ def choice(values: Iterable[str] | Callable[[], Iterable[str]]) -> Parser:
     def parse(raw: str) -> str:
         allowed = list(values() if callable(values) else values)
         if raw not in allowed:
-            raise ValueError(f"{raw[:40]!r} is not one of {', '.join(allowed)}")
+            raise ValueError(f"must be one of {', '.join(allowed)}, not {raw[:40]!r}")
         return raw
 
     return parse
@@ -159,7 +159,9 @@ class ListFilter:
         viewer's, on a page); UTC without it (the API)."""
         filters, problems = cls.read(args, zone, **context)
         if problems:
-            raise ListQueryError("; ".join(problems))
+            wrong = [name for name in cls.PARSERS if cls._names(name, problems)]
+            field = wrong[0] if len(wrong) == 1 else None
+            raise ListQueryError("; ".join(problems), field=field)
         return filters
 
     @classmethod
@@ -188,6 +190,12 @@ class ListFilter:
             return cls(**kept, **context), problems
         except ListQueryError:
             return cls(**context), problems
+
+    @classmethod
+    def _names(cls, name: str, problems: list[str]) -> bool:
+        """Whether one of ``problems`` is about the field ``name``."""
+        label = cls.LABELS.get(name)
+        return any(p.startswith(f"{label}: " if label else f"{name} ") for p in problems)
 
     @classmethod
     def _problem(cls, name: str, message: str) -> str:
