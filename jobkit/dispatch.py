@@ -84,6 +84,12 @@ def _dispatch(
 ) -> list[int]:
     max_attempts = task.policy.max_attempts()
     rows = [job_row(task, call, queue, max_attempts, user_id, batch_id) for call in calls]
+    # A delayed job is due at ``next_attempt_at``: it says when it starts (the waiting reason),
+    # it holds no one up before then, and its wait is counted from then.
+    due = utcnow() + timedelta(seconds=delay) if delay else None
+    if due is not None:
+        for row in rows:
+            row["next_attempt_at"] = due
     # The caller's own changes must be committed before workers can look for them.
     db.session.commit()
     existing = active_jobs_by_key(task.name, [row["unique_key"] for row in rows])
@@ -108,7 +114,7 @@ def _dispatch(
     shared = task.tags + clean_tags(tags)
     new_tags = [tuple(dict.fromkeys(shared + clean_tags(c.tags))) for c in new_calls]
     new_ids, inserted = _insert(task.name, new_rows, new_tags if any(new_tags) else None)
-    eta = utcnow().replace(tzinfo=None) + timedelta(seconds=delay) if delay else None
+    eta = due.replace(tzinfo=None) if due is not None else None
     huey_tasks = [
         task.huey_call(job_id, call, max_attempts - 1, queue, eta)
         for job_id, call, ours in zip(new_ids, new_calls, inserted, strict=True)

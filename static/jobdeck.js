@@ -133,7 +133,8 @@
     document.querySelectorAll("[data-countdown-to]").forEach(function (el) {
       var left = (Date.parse(el.getAttribute("data-countdown-to")) - Date.now()) / 1000;
       if (isNaN(left)) return;
-      el.textContent = left > 0 ? "retry in " + duration(left) : "retry due";
+      var what = el.getAttribute("data-countdown-what") || "retry";
+      el.textContent = left > 0 ? what + " in " + duration(left) : what + " due";
     });
   }, 1000);
 })();

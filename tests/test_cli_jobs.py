@@ -8,6 +8,7 @@ from tasks.samples import sample_job
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
+from webapp.models.series import Series
 from webapp.services import batches
 
 
@@ -187,3 +188,16 @@ def test_jobs_show_gives_every_time_one_way_and_exports_dates_in_the_commands_wo
     )
     assert refused.exit_code == 2 and "--since" in refused.output
     assert "filters." not in refused.output
+
+
+def test_jobs_show_names_the_record_and_the_user_as_the_page_does(runner, users):
+    show = Series(name="The Simpsons", tvmaze_id=83)
+    db.session.add(show)
+    db.session.commit()
+    job = JobLog(task="sample_job", status="completed", user_id=users["operator"].id)
+    job.source_type, job.source_id = "series", show.id
+    db.session.add(job)
+    db.session.commit()
+    shown = runner.invoke(args=["jobs", "show", str(job.id)]).output
+    assert f"  record     The Simpsons (series {show.id})\n" in shown
+    assert "  user       operator@example.com\n" in shown

@@ -241,3 +241,23 @@ def test_a_schedules_next_run_is_shown_in_its_zone_and_the_viewers(client, login
         text = visible(client.get(url).get_data(as_text=True))
         assert f"{berlin:%Y-%m-%d} 03:00:00 {berlin.tzname()} (Europe/Berlin;" in text, url
         assert f"{new_york:%Y-%m-%d %H:%M:%S} {new_york.tzname()} your time)" in text, url
+
+
+def test_a_typed_filter_time_is_pushed_into_the_address_in_utc(client, login):
+    """The filter form sends the wall time the viewer typed; the address htmx pushes carries it
+    in UTC, so a copied link shows the same jobs to a viewer in another zone."""
+    login("viewer")
+    client.set_cookie("jobdeck_tz", "Europe/Berlin")
+    htmx = {"HX-Request": "true"}
+    typed = client.get("/jobs?since=2026-12-01T15:23:04&status=failed", headers=htmx)
+    assert typed.status_code == 200
+    assert typed.headers["HX-Push-Url"] == "/jobs?status=failed&since=2026-12-01T14:23:04Z"
+    # a time with its zone, a poll, or a whole page push nothing of their own
+    assert "HX-Push-Url" not in client.get("/jobs?since=2026-12-01T14:23:04Z", headers=htmx).headers
+    assert "HX-Push-Url" not in client.get("/jobs?since=2026-12-01T15:23:04").headers
+    failed = client.get("/failed?until=2026-07-01T02:00&group=1", headers=htmx)
+    assert failed.headers["HX-Push-Url"] == "/failed?until=2026-07-01T00:00:00Z&group=1"
+    # the pushed address shows a New York viewer the same moment
+    client.set_cookie("jobdeck_tz", "America/New_York")
+    page = client.get(typed.headers["HX-Push-Url"]).get_data(as_text=True)
+    assert 'value="2026-12-01T09:23:04"' in page

@@ -3,11 +3,13 @@
 from datetime import timedelta
 
 from jobkit import pauses
+from tasks.samples import sample_job
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
 from webapp.services import consumers
-from webapp.services.waiting import waiting_counts, waiting_reason, waiting_reasons
+from webapp.services.metrics import waiting_times
+from webapp.services.waiting import jobs_ahead, waiting_counts, waiting_reason, waiting_reasons
 
 
 def job(**fields) -> JobLog:
@@ -76,7 +78,7 @@ def test_jobs_ahead_count_higher_queues_and_older_jobs_of_its_own(app):
 
 def test_reasons_for_a_page_and_counts_for_the_dashboard(app):
     consumers.register("host:1", 1, 1)
-    retrying = job(next_attempt_at=utcnow() + timedelta(minutes=1))
+    retrying = job(next_attempt_at=utcnow() + timedelta(minutes=1), attempts=1)  # a retry
     pauses.pause("queue", "low")
     paused = job(queue="low")
     queued = job()
@@ -87,7 +89,14 @@ def test_reasons_for_a_page_and_counts_for_the_dashboard(app):
         paused.id: "paused",
         queued.id: "queued",
     }
-    assert waiting_counts() == {"retry": 1, "paused": 1, "no_consumer": 0, "busy": 0, "queued": 1}
+    assert waiting_counts() == {
+        "scheduled": 0,
+        "retry": 1,
+        "paused": 1,
+        "no_consumer": 0,
+        "busy": 0,
+        "queued": 1,
+    }
     job(status="running")
     assert waiting_counts()["busy"] == 1
 
@@ -115,3 +124,24 @@ def test_a_pending_jobs_page_says_why_it_waits(client, login, app):
     assert 'data-reason="retry"' in page and "attempt 2 of 3" in page
     done = job(status="completed")
     assert "Why it waits" not in client.get(f"/jobs/{done.id}").get_data(as_text=True)
+
+
+def test_a_delayed_job_says_when_it_starts_and_holds_no_one_up(app, client, bearer):
+    consumers.register("host:1", 1, 2)
+    delayed = db.session.get(JobLog, sample_job.dispatch(queue="low", delay=120))
+    due = delayed.next_attempt_at
+    assert due is not None and 110 < (due - utcnow()).total_seconds() <= 120
+    reason = waiting_reason(delayed)
+    assert reason.code == "scheduled"
+    assert reason.message == f"Scheduled: it starts at {due:%Y-%m-%d %H:%M:%S} UTC."
+    after = job(queue="low")
+    assert jobs_ahead(after) == 0  # not due yet, so no worker takes it first
+    assert waiting_counts()["scheduled"] == 1
+    shown = client.get(f"/api/job-logs/{delayed.id}", headers=bearer("viewer")).get_json()
+    assert shown["waiting_reason"]["code"] == "scheduled" and shown["next_attempt_at"]
+    # once started, its wait counts from when it was due, not from its dispatch
+    delayed.status, delayed.attempts = "completed", 1
+    delayed.started_at = due + timedelta(seconds=2)
+    delayed.finished_at = due + timedelta(seconds=3)
+    db.session.commit()
+    assert waiting_times(now=due + timedelta(seconds=10))["p95_s"] == 2.0

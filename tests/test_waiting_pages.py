@@ -132,13 +132,15 @@ def test_the_dashboard_counts_waiting_jobs_by_reason(client, login, app):
     login("viewer")
     page = client.get("/").get_data(as_text=True)
     assert "nothing waits." in page
-    job(next_attempt_at=utcnow() + timedelta(minutes=1))
+    job(next_attempt_at=utcnow() + timedelta(minutes=1), attempts=1)  # a retry
+    job(next_attempt_at=utcnow() + timedelta(minutes=1))  # dispatched with a delay
     pauses.pause("queue", "low")
     job(queue="low")
     job(queue="low")
     job()
     page = client.get("/").get_data(as_text=True)
     assert re.search(r'data-reason="retry">1 retry wait<', page)
+    assert re.search(r'data-reason="scheduled">1 scheduled for later<', page)
     assert re.search(r'data-reason="paused">2 paused queue or task<', page)
     assert re.search(r'data-reason="no_consumer">1 no consumer alive<', page)
     consumers.register("host:1", 1, 1)

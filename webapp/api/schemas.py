@@ -29,6 +29,7 @@ from webapp.services.exports import DATASETS, FORMATS
 from webapp.services.importers import IMPORTERS, importer_for
 from webapp.services.jobs import JOB_SORTS
 from webapp.services.listing import MAX_PAGE
+from webapp.services.waiting import CODES as WAITING_CODES
 from webapp.values import parse_bool
 
 Queue = Literal[QUEUES]  # type: ignore[valid-type]
@@ -78,7 +79,7 @@ class JobSource(BaseModel):
 class WaitingReason(BaseModel):
     """Why a pending job is not running."""
 
-    code: Literal["retry", "paused", "no_consumer", "busy", "queued"]
+    code: Literal[WAITING_CODES]  # type: ignore[valid-type]
     message: str
 
 

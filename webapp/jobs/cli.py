@@ -4,12 +4,14 @@ from datetime import UTC, datetime
 import click
 from flask.cli import AppGroup
 
+from webapp.areas import record_namers
 from webapp.boundary import MAX_DAYS
 from webapp.cli.output import echo_json, echo_table, json_option
 from webapp.cli.params import MOMENT, TEXT
 from webapp.services import batches, job_changes
 from webapp.services import jobs as job_service
 from webapp.services.job_changes import parse_arguments
+from webapp.services.job_labels import labels_for
 from webapp.services.jobs import JOB_SORTS, JobFilters
 from webapp.services.waiting import with_waiting_reasons
 
@@ -118,17 +120,21 @@ def describe_job(job) -> str:
     ]
     if job.duration_s is not None:
         lines.append(f"  duration   {job.duration_s:g} s")
-    if job.next_attempt_at:
-        lines.append(f"  next try   {_at(job.next_attempt_at)}")
+    if job.next_attempt_at and job.status == "pending":
+        label = "starts" if job.attempts == 0 else "next try"
+        lines.append(f"  {label:<10} {_at(job.next_attempt_at)}")
+    labels = labels_for([job], record_namers())  # the record's name and the user's e-mail
     if job.source_type:
-        lines.append(f"  record     {job.source_type} {job.source_id}")
-    for label, value in (
-        ("user", job.user_id),
-        ("batch", job.batch_id),
-        ("retry of", job.retry_of),
-    ):
+        named = labels.record(job)
+        plain = f"{job.source_type} {job.source_id}"
+        lines.append(
+            f"  record     {named} ({plain})" if named != plain else f"  record     {plain}"
+        )
+    if job.user_id is not None:
+        lines.append(f"  user       {labels.user(job)}")
+    for label, value in (("batch", job.batch_id), ("retry of", job.retry_of)):
         if value is not None:
-            lines.append(f"  {label:<10} #{value}" if label != "user" else f"  user       {value}")
+            lines.append(f"  {label:<10} #{value}")
     if job.tags:
         lines.append(f"  tags       {', '.join(job.tags)}")
     if job.worker:

@@ -1,3 +1,5 @@
+from datetime import datetime
+
 from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
@@ -57,7 +59,28 @@ def jobs_context() -> dict:
 def index():
     context = jobs_context()
     page = render_page("jobs/list.html", ("job_table",), live=True, **context)
+    _push_times_in_utc(page, "jobs.index", context)
     return page, 400 if context["filter_errors"] else 200
+
+
+def _typed_without_zone() -> bool:
+    for name in ("since", "until"):
+        value = request.args.get(name, "").strip()
+        try:
+            if value and datetime.fromisoformat(value).tzinfo is None:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _push_times_in_utc(page, endpoint: str, context: dict) -> None:
+    """The filter form sends its times as typed (the viewer's wall time); the address it pushes
+    into the history gets them in UTC instead, so that a copied link means the same moment to
+    everyone (the list's own links already carry UTC)."""
+    if _typed_without_zone() and request.headers.get("HX-Request") and not context["filter_errors"]:
+        extra = {"group": 1} if context.get("grouped") else {}
+        page.headers["HX-Push-Url"] = url_for(endpoint, **context["filters"].as_query(), **extra)
 
 
 @bp.route("jobs/bulk", methods=["POST"])
@@ -213,6 +236,7 @@ def failed_context() -> dict:
 def failed():
     context = failed_context()
     page = render_page("jobs/failed.html", ("failed_table",), live=True, **context)
+    _push_times_in_utc(page, "jobs.failed", context)
     return page, 400 if context["filter_errors"] else 200
 
 

@@ -165,7 +165,27 @@ def _bounded(changes: Any, name: str) -> dict[str, Any]:
         raise Invalid(f"{name} must nest at most {MAX_ARGUMENT_DEPTH} levels", field=name)
     if "\\u0000" in text:
         raise BadRequest(f"{name} must not contain a NUL character", field=name)
+    if _int_out_of_range(changes):
+        raise Invalid(
+            f"{name} must hold whole numbers from -{MAX_WHOLE + 1} to {MAX_WHOLE}", field=name
+        )
     return changes
+
+
+# A whole number a 64-bit integer holds (what a database column or another language can take).
+MAX_WHOLE = 2**63 - 1
+
+
+def _int_out_of_range(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return not -MAX_WHOLE - 1 <= value <= MAX_WHOLE
+    if isinstance(value, dict):
+        return any(_int_out_of_range(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_int_out_of_range(v) for v in value)
+    return False
 
 
 def parse_arguments(text: str, name: str = "arguments") -> Any:

@@ -345,12 +345,15 @@ WAIT_SAMPLE = 20_000
 
 
 def waiting_times(now: datetime | None = None) -> dict[str, Any]:
-    """How long jobs waited from dispatch to start, over first attempts that finished in the
+    """How long jobs waited from dispatch (or the time a delayed one was due) to start, over
+    first attempts that finished in the
     last hour (the newest ``WAIT_SAMPLE`` of them): p50, p95 and how many were measured. A
     retried job is left out: its start is its last attempt's, after its retry delays."""
     now = now or utcnow()
+    # A job dispatched with a delay waits from when it was due (its next_attempt_at).
+    due = func.coalesce(JobLog.next_attempt_at, JobLog.created_at)
     rows = db.session.execute(
-        select(JobLog.created_at, JobLog.started_at)
+        select(due, JobLog.started_at)
         .where(JobLog.finished_at >= now - timedelta(hours=1), JobLog.attempts <= 1)
         .order_by(JobLog.finished_at.desc())
         .limit(WAIT_SAMPLE)

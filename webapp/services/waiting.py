@@ -22,7 +22,7 @@ from webapp.services.ownership import Viewer, visible_jobs
 
 # Counting the jobs ahead stops here: "more than 10,000" is as useful as the exact figure.
 AHEAD_COUNTED = 10_000
-CODES = ("retry", "paused", "no_consumer", "busy", "queued")
+CODES = ("scheduled", "retry", "paused", "no_consumer", "busy", "queued")
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,10 @@ def jobs_ahead_of(jobs: list[JobLog], situation: Situation) -> dict[int, int]:
 def _reason_before_the_queue(job: JobLog, situation: Situation) -> WaitingReason | None:
     """The first reason that holds other than the job's place in the queues, if any."""
     if job.next_attempt_at is not None and job.next_attempt_at > situation.now:
+        if job.attempts == 0:  # dispatched with a delay
+            return WaitingReason(
+                "scheduled", ("Scheduled: it starts at ", job.next_attempt_at, ".")
+            )
         return WaitingReason(
             "retry",
             (
@@ -221,6 +225,7 @@ def waiting_counts(viewer: Viewer | None = None) -> dict[str, int]:
         rest = "queued"
     paused = situation.paused_condition()
     reason = case(
+        ((JobLog.next_attempt_at > situation.now) & (JobLog.attempts == 0), "scheduled"),
         (JobLog.next_attempt_at > situation.now, "retry"),
         *([(paused, "paused")] if paused is not None else []),
         else_=rest,
