@@ -209,6 +209,7 @@ def test_the_api_lists_groups_and_acts_on_them_by_role(client, bearer, three_and
     top = body["items"][0]
     assert top["example_id"] == ids[-1] and top["error_class"] == "TimeoutError"
     assert top["first_seen"] and top["last_seen"] and top["example_error"].startswith("Timeout")
+    assert top["first_seen"].endswith("Z") and top["last_seen"].endswith("Z")  # as the API writes
     assert client.get("/api/failure-groups?limit=1", headers=viewer).get_json()["more"] is True
     assert client.get("/api/failure-groups?task=x", headers=viewer).get_json()["items"] == []
     key = top["key"]

@@ -15,13 +15,14 @@ import hashlib
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
 from webapp.exceptions import NotFound
 from webapp.extensions import db
+from webapp.models.base import isoformat
 from webapp.models.jobs import JobLog
 from webapp.services import jobs as job_service
 from webapp.services.jobs import FailedFilters, failed_jobs_query
@@ -126,8 +127,8 @@ class FailureGroup:
             "error_class": self.error_class,
             "message": self.message,
             "count": self.count,
-            "first_seen": self.first_seen.isoformat() if self.first_seen else None,
-            "last_seen": self.last_seen.isoformat() if self.last_seen else None,
+            "first_seen": _utc_text(self.first_seen),
+            "last_seen": _utc_text(self.last_seen),
             "example_id": self.example_id,
             "example_error": self.example_error,
         }
@@ -266,3 +267,10 @@ def delete_group(key: str, filters: FailedFilters | None = None) -> GroupAction:
         ids, action="failed.delete_group", filters=_audit_filters(group, filters)
     )
     return GroupAction(group, len(ids), deleted)
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    """A stored UTC time as the API writes every time: ISO 8601 with a ``Z``."""
+    if moment is None:
+        return None
+    return isoformat(moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment)
