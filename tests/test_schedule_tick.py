@@ -26,6 +26,13 @@ TIMINGS = [
 QUEUES = ("high", "default", "low")
 
 
+def tick_moment():
+    """A tick's moment 45 s into a minute that has begun (so at most a minute ago): what is due
+    by its horizon, the next minute's start included, is then the same at every time of day."""
+    now = utcnow().replace(second=45, microsecond=0)
+    return now if now <= utcnow() else now - timedelta(minutes=1)
+
+
 def add_schedules(count: int, now) -> dict[int, dict]:
     """``count`` schedules of several timings, queues and states, their next run between a
     minute ago and two minutes ahead (so none is missed and some are not due yet)."""
@@ -70,7 +77,7 @@ def expected_runs(schedules: dict, now) -> tuple[set, dict]:
 
 
 def test_a_tick_of_many_schedules_dispatches_exactly_their_runs(queued, monkeypatch):
-    now = utcnow().replace(microsecond=0)
+    now = tick_moment()
     monkeypatch.setattr(schedule_runs, "utcnow", lambda: now)
     schedules = add_schedules(400, now)
     runs, following = expected_runs(schedules, now)
@@ -115,7 +122,7 @@ def test_two_schedulers_ticking_at_once_dispatch_each_run_once(database, tmp_pat
         QUEUE_URL=f"sqlite:///{tmp_path / 'q.db'}",
         HUEY_IMMEDIATE=False,
     )
-    now = utcnow().replace(microsecond=0)
+    now = tick_moment()
     monkeypatch.setattr(schedule_runs, "utcnow", lambda: now)
     with app.app_context():
         runs, _ = expected_runs(add_schedules(300, now), now)
