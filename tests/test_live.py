@@ -5,21 +5,12 @@ import pytest
 
 from jobkit import pauses
 from tests.conftest import PASSWORD
+from tests.test_waiting import job
 from webapp.extensions import db
 from webapp.models.base import utcnow
-from webapp.models.jobs import JobLog
 from webapp.services import alerts, consumers, live, metrics
 
 HTMX = {"HX-Request": "true"}
-
-
-def job(**fields) -> JobLog:
-    row = JobLog(task=fields.pop("task", "sample_job"), status=fields.pop("status", "pending"))
-    for key, value in fields.items():
-        setattr(row, key, value)
-    db.session.add(row)
-    db.session.commit()
-    return row
 
 
 @pytest.fixture

@@ -10,20 +10,12 @@ from html.parser import HTMLParser
 from sqlalchemy import event, select
 
 from jobkit import pauses
+from tests.test_waiting import job
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog
 from webapp.services import consumers
 from webapp.services.waiting import jobs_ahead, waiting_reasons
-
-
-def job(**fields) -> JobLog:
-    row = JobLog(task=fields.pop("task", "sample_job"), status=fields.pop("status", "pending"))
-    for key, value in fields.items():
-        setattr(row, key, value)
-    db.session.add(row)
-    db.session.commit()
-    return row
 
 
 class Rows(HTMLParser):
