@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 PORT ?= 5000
 
-.PHONY: run test fuzz lint format bench screenshots clean
+.PHONY: run test fuzz lint format bench bench-peers screenshots clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -50,5 +50,16 @@ screenshots: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
 
+# Jobdeck against Celery, RQ, Procrastinate and Dramatiq, which live in a venv of their own.
+PEERS_VENV := .venv-peers
+$(PEERS_VENV)/.installed: bench/peers/requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/pip install --quiet -r bench/peers/requirements.txt
+	touch $@
+
+bench-peers: $(VENV)/.installed-dev $(PEERS_VENV)/.installed
+	$(BIN)/python -m bench.peers $(BENCH_PEERS_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(PEERS_VENV) .pytest_cache
