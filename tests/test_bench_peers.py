@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import json
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from bench.common import scaled
 from bench.peers import SYSTEMS
+from bench.peers import __main__ as peers_main
 from bench.peers.table import render, summarise
 
 PEERS = Path(__file__).resolve().parents[1] / "bench" / "peers"
@@ -83,10 +85,21 @@ def test_rendered_table_lists_fastest_first_with_its_ratios():
 
 
 def test_job_counts_take_overrides_and_refuse_unknown_systems():
-    from bench.peers.__main__ import job_counts
-
-    counts = job_counts(["rq_fork=500"])
+    counts = peers_main.job_counts(["rq_fork=500"])
     assert counts["rq_fork"] == scaled(500)
     assert counts["dramatiq"] == scaled(SYSTEMS["dramatiq"].jobs)
     with pytest.raises(SystemExit):
-        job_counts(["kafka=10"])
+        peers_main.job_counts(["kafka=10"])
+
+
+def test_the_table_goes_into_results_beside_the_other_figures(tmp_path, monkeypatch):
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"machine": {"cpus": 2}, "figures": {"latency": {"p50": 3}}}))
+    monkeypatch.setattr(peers_main, "RESULTS", results)
+    peers_main.write(summarise({"jobdeck_sqlite": drains(4000), "dramatiq": drains(500)}), 3)
+    written = json.loads(results.read_text())
+    assert written["figures"]["latency"] == {"p50": 3}
+    assert written["machine"] == {"cpus": 2}
+    peers = written["figures"]["peers"]
+    assert peers["rounds"] == 3
+    assert peers["systems"]["dramatiq"]["vs_jobdeck_sqlite"] == 0.125

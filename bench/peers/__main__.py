@@ -40,6 +40,7 @@ def run_drain(name: str, n: int) -> dict:
 
 
 def job_counts(overrides: list[str]) -> dict[str, int]:
+    """Jobs a drain per system, the defaults changed by ``NAME=N`` items, at the run's scale."""
     counts = {name: system.jobs for name, system in SYSTEMS.items()}
     for item in overrides:
         name, _, n = item.partition("=")
@@ -50,6 +51,7 @@ def job_counts(overrides: list[str]) -> dict[str, int]:
 
 
 def write(summary: dict[str, dict], rounds: int) -> None:
+    """Put the table in bench/results.json as ``peers``, the other figures left as they are."""
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"figures": {}}
     results["figures"]["peers"] = {
         "date": time.strftime("%Y-%m-%d"),
@@ -65,6 +67,7 @@ def write(summary: dict[str, dict], rounds: int) -> None:
 
 
 def main() -> None:
+    """Run the drains in turns, print the table, write it at scale 1 unless told not to."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_PEERS_ROUNDS", 3)))
     parser.add_argument("--only", help="comma-separated systems (default: all)")
@@ -91,7 +94,8 @@ def main() -> None:
     summary = summarise(drains)
     print(render(summary), flush=True)
     if SCALE != 1 or args.no_write:
-        print(f"{RESULTS.name} is left as it was (BENCH_SCALE={SCALE:g})", flush=True)
+        why = "--no-write" if args.no_write else f"BENCH_SCALE={SCALE:g}"
+        print(f"{RESULTS.name} is left as it was ({why})", flush=True)
         return
     write(summary, args.rounds)
 

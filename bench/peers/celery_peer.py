@@ -34,6 +34,7 @@ def reset() -> Callable[[], int]:
 
 
 def enqueue(n: int) -> None:
+    """Queue ``n`` no-op jobs."""
     for _ in range(n):
         noop.delay()
 

@@ -31,6 +31,7 @@ def reset() -> Callable[[], int]:
 
 
 def enqueue(n: int) -> None:
+    """Queue ``n`` no-op jobs."""
     global sent
     for _ in range(n):
         noop.send()
@@ -38,5 +39,6 @@ def enqueue(n: int) -> None:
 
 
 def worker_command(variant: str) -> list[str]:
+    """One worker process with 2 threads."""
     dramatiq_cli = str(Path(sys.executable).with_name("dramatiq"))
     return [dramatiq_cli, __name__, "--processes", "1", "--threads", "2"]

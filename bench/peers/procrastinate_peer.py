@@ -29,12 +29,14 @@ def reset() -> Callable[[], int]:
 
 
 def enqueue(n: int) -> None:
+    """Queue ``n`` no-op jobs."""
     with app.open():
         for start in range(0, n, 1000):
             noop.batch_defer(*({} for _ in range(min(1000, n - start))))
 
 
 def worker_command(variant: str) -> list[str]:
+    """One worker running 2 jobs at a time."""
     procrastinate_cli = str(Path(sys.executable).with_name("procrastinate"))
     return [
         procrastinate_cli,

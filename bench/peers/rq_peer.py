@@ -18,6 +18,7 @@ WORKER_CLASSES = {"fork": "rq.worker.Worker", "simple": "rq.worker.SimpleWorker"
 
 
 def queue() -> Queue:
+    """The queue the workers take from."""
     return Queue("default", connection=Redis.from_url(stores.REDIS_URL))
 
 
@@ -30,6 +31,7 @@ def reset() -> Callable[[], int]:
 
 
 def enqueue(n: int) -> None:
+    """Queue ``n`` no-op jobs."""
     jobs = queue()
     for start in range(0, n, 1000):
         jobs.enqueue_many([Queue.prepare_data(noop) for _ in range(min(1000, n - start))])

@@ -30,6 +30,7 @@ POLL_SECONDS = 0.005  # as bench.common.drain watches Jobdeck's drains
 
 
 def wait_for(done, target: int, timeout: float, log: Path) -> None:
+    """Return once ``done()`` reaches ``target``; exit with the worker's log after ``timeout``."""
     deadline = time.monotonic() + timeout
     while done() < target:
         if time.monotonic() > deadline:
@@ -39,6 +40,7 @@ def wait_for(done, target: int, timeout: float, log: Path) -> None:
 
 
 def stop(worker: subprocess.Popen) -> None:
+    """Stop the worker's whole process group: politely, then after 30 s by force."""
     os.killpg(worker.pid, signal.SIGCONT)
     os.killpg(worker.pid, signal.SIGTERM)
     try:
