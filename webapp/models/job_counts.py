@@ -1,11 +1,15 @@
-"""Job logs counted per owner, task, queue and status, kept by the database itself.
+"""Finished job logs counted per owner, task, queue and status, kept by the database itself.
 
-Triggers on ``job_logs`` count every insert, delete and change of a counted column (whatever
-writes it: the recorder, a prune, a user's deletion setting ``user_id`` to NULL), so the counts
-are exactly what a scan of the table would give. SQLite has one writer at a time, so its row
-triggers add to ``job_counts`` directly. On PostgreSQL, consumers write at once and a shared
-counter row would make them wait on each other (or deadlock), so a statement trigger appends its
-statement's net change to ``job_count_changes`` and the upkeep folds them into ``job_counts``
+Triggers on ``job_logs`` count every finished job inserted, deleted or changed in a counted
+column (whatever writes it: the recorder, a prune, a user's deletion setting ``user_id`` to
+NULL), so the counts are exactly what a scan of the table would give. Pending and running jobs
+are not counted here: they are few (the queue, not the history) and read by the status index,
+and leaving them out keeps starting a job free of any counting.
+
+SQLite has one writer at a time, so its row triggers add to ``job_counts`` directly. On
+PostgreSQL, consumers write at once and a shared counter row would make them wait on each
+other (or deadlock), so a statement trigger appends its statement's net change to
+``job_count_changes`` and the upkeep folds them into ``job_counts``
 (``fold_job_count_changes``); a reading adds the two.
 
 ``owner`` is the job's ``user_id``, 0 for the jobs nobody owns (a key column cannot be NULL).
@@ -71,15 +75,20 @@ def _sqlite_add(row: str, sign: str) -> str:
 
 
 COUNTED = ("user_id", "task", "queue", "status", "started_at", "finished_at")
+FINISHED = "('completed', 'failed', 'cancelled')"
+_CHANGED = " OR ".join(f"old.{c} IS NOT new.{c}" for c in COUNTED)
 
 SQLITE_DDL = [
-    f"CREATE TRIGGER job_counts_insert AFTER INSERT ON job_logs BEGIN {_sqlite_add('new', '')} END",
+    "CREATE TRIGGER job_counts_insert AFTER INSERT ON job_logs "
+    f"WHEN new.status IN {FINISHED} BEGIN {_sqlite_add('new', '')} END",
     "CREATE TRIGGER job_counts_delete AFTER DELETE ON job_logs "
-    f"BEGIN {_sqlite_add('old', '-')} END",
-    # Only when a counted column changed: progress reports must not touch the counts.
-    f"CREATE TRIGGER job_counts_update AFTER UPDATE OF {', '.join(COUNTED)} ON job_logs WHEN "
-    + " OR ".join(f"old.{c} IS NOT new.{c}" for c in COUNTED)
-    + f" BEGIN {_sqlite_add('old', '-')} {_sqlite_add('new', '')} END",
+    f"WHEN old.status IN {FINISHED} BEGIN {_sqlite_add('old', '-')} END",
+    # Only when a counted column of a finished job changed: starting a job and its progress
+    # reports leave the counts alone, and finishing one is a single addition.
+    f"CREATE TRIGGER job_counts_update_old AFTER UPDATE OF {', '.join(COUNTED)} ON job_logs "
+    f"WHEN old.status IN {FINISHED} AND ({_CHANGED}) BEGIN {_sqlite_add('old', '-')} END",
+    f"CREATE TRIGGER job_counts_update_new AFTER UPDATE OF {', '.join(COUNTED)} ON job_logs "
+    f"WHEN new.status IN {FINISHED} AND ({_CHANGED}) BEGIN {_sqlite_add('new', '')} END",
 ]
 
 # The net change of one statement's rows (``rows`` has a column ``sign``), grouped per key.
@@ -91,6 +100,7 @@ _PG_APPEND = """
            coalesce(sum(sign * extract(epoch FROM finished_at - started_at))
                     FILTER (WHERE status = 'completed'), 0)
     FROM ({rows}) AS changed
+    WHERE status IN ('completed', 'failed', 'cancelled')
     GROUP BY 1, 2, 3, 4
 """
 _PG_COLUMNS = ", ".join(COUNTED)
@@ -127,7 +137,8 @@ PG_DROP = [
 ]
 SQLITE_DROP = [
     "DROP TRIGGER IF EXISTS job_counts_insert",
-    "DROP TRIGGER IF EXISTS job_counts_update",
+    "DROP TRIGGER IF EXISTS job_counts_update_old",
+    "DROP TRIGGER IF EXISTS job_counts_update_new",
     "DROP TRIGGER IF EXISTS job_counts_delete",
 ]
 
@@ -138,7 +149,7 @@ SEED = """
            sum(CASE WHEN status = 'completed' AND started_at IS NOT NULL
                     AND finished_at IS NOT NULL THEN 1 ELSE 0 END),
            coalesce(sum(CASE WHEN status = 'completed' THEN {duration} END), 0.0)
-    FROM job_logs GROUP BY 1, 2, 3, 4
+    FROM job_logs WHERE status IN ('completed', 'failed', 'cancelled') GROUP BY 1, 2, 3, 4
 """
 SEED_DURATION = {
     "sqlite": "(julianday(finished_at) - julianday(started_at)) * 86400.0",

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, union, union_all
+from sqlalchemy import func, literal, select, text, union, union_all
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.job_counts import NOBODY, JobCount, JobCountChange
-from webapp.models.jobs import QUEUES, DeletedRetry, JobLog, JobStatus
+from webapp.models.jobs import ACTIVE_STATUSES, QUEUES, DeletedRetry, JobLog, JobStatus
 from webapp.services.jobs.filters import FailedFilters, failed_jobs_query
 from webapp.services.ownership import Viewer, visible_jobs
 
@@ -122,31 +122,40 @@ def job_stats(viewer: Viewer | None = None) -> dict[str, Any]:
 
 
 def counted_jobs(viewer: Viewer | None = None) -> list[Any]:
-    """The kept counts of the jobs ``viewer`` may see, one row per task, queue and status
-    (``count``, ``timed``, ``duration_sum``): the folded counts plus the changes not folded
-    in yet."""
-    parts = [
+    """The jobs ``viewer`` may see, counted per task, queue and status (``count``, ``timed``,
+    ``duration_sum``): the finished ones from the counts the database keeps (folded, plus the
+    changes not folded in yet), the pending and running ones by the status index."""
+    kept = [
         select(
             table.c.owner, table.c.task, table.c.queue, table.c.status,
             table.c.count, table.c.timed, table.c.duration_sum,
         )
         for table in (JobCount.__table__, JobCountChange.__table__)
     ]  # fmt: skip
-    both = union_all(*parts).subquery()
+    owner = func.coalesce(JobLog.user_id, NOBODY)
+    active = (
+        select(
+            owner, JobLog.task, JobLog.queue, JobLog.status,
+            func.count(), literal(0), literal(0.0),
+        )
+        .where(JobLog.status.in_(ACTIVE_STATUSES))
+        .group_by(owner, JobLog.task, JobLog.queue, JobLog.status)
+    )  # fmt: skip
+    every = union_all(*kept, active).subquery()
     stmt = (
         select(
-            both.c.task,
-            both.c.queue,
-            both.c.status,
-            func.sum(both.c.count).label("count"),
-            func.sum(both.c.timed).label("timed"),
-            func.sum(both.c.duration_sum).label("duration_sum"),
+            every.c.task,
+            every.c.queue,
+            every.c.status,
+            func.sum(every.c.count).label("count"),
+            func.sum(every.c.timed).label("timed"),
+            func.sum(every.c.duration_sum).label("duration_sum"),
         )
-        .group_by(both.c.task, both.c.queue, both.c.status)
-        .order_by(both.c.task)
+        .group_by(every.c.task, every.c.queue, every.c.status)
+        .order_by(every.c.task)
     )
     if viewer is not None and not viewer.is_admin:
-        stmt = stmt.where(both.c.owner.in_((NOBODY, viewer.user_id)))
+        stmt = stmt.where(every.c.owner.in_((NOBODY, viewer.user_id)))
     return list(db.session.execute(stmt))
 
 
