@@ -50,7 +50,7 @@ PAGES = {
     "failed": ("/failed", {}),
     "api_first": ("/api/job-logs?limit=50", "api"),
     "api_deep": ("/api/job-logs?limit=50&cursor={deep}", "api"),
-    "api_search": ("/api/job-logs?q=boom+424", "api"),
+    "api_search": ("/api/job-logs?q=boom+423", "api"),
     "api_stats": ("/api/job-logs/stats", "api"),
     "metrics": ("/metrics", {}),
     "dashboard": ("/", {"HX-Request": "true"}),
