@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import bulk, drains, pages  # noqa: F401 - each module registers its figures
+from bench import bulk, drains, pages, pages_10m  # noqa: F401 - each module registers its figures
 from bench.common import FIGURES, RESULTS, SCALE
 
 HERE = Path(__file__).resolve().parents[1]

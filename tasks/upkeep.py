@@ -23,6 +23,7 @@ from webapp.extensions import db
 from webapp.models.base import isoformat, utcnow
 from webapp.models.jobs import JobLog, JobStatus
 from webapp.services import alerts, batches, consumers, following, metrics
+from webapp.services.jobs.stats import fold_job_count_changes
 
 log = logging.getLogger(__name__)
 UPKEEP_SECONDS = 10
@@ -101,6 +102,7 @@ def run_upkeep() -> None:
         finish_batches()
         following.settle_records_of_ended_jobs()
         metrics.roll_up()
+        fold_job_count_changes()
         alerts.check_failure_rate()
         alerts.check_schedules()
         locks.delete_expired()

@@ -141,3 +141,27 @@ def test_waiting_time_percentiles_over_the_last_hour(app):
     db.session.commit()
     assert metrics.waiting_times(now) == {"p50_s": 51.0, "p95_s": 96.0, "count": 100}
     assert metrics.waiting_times(now + timedelta(hours=5))["count"] == 0
+
+
+def test_waiting_times_keep_the_microseconds(app):
+    """A wait across a second's boundary that rounding the times to milliseconds would show
+    as 1.001 s, and a delayed job's wait from when it was due."""
+    now = utcnow().replace(microsecond=400)
+    started = now - timedelta(minutes=2)
+    for created, due in [
+        (started - timedelta(microseconds=1_001_800), None),  # …:58.998600 → …:00.000400
+        (started - timedelta(seconds=30), started - timedelta(microseconds=2_600)),
+    ]:
+        db.session.add(
+            JobLog(
+                task="t",
+                status="completed",
+                attempts=1,
+                created_at=created,
+                next_attempt_at=due,
+                started_at=started,
+                finished_at=now - timedelta(minutes=1),
+            )
+        )
+    db.session.commit()
+    assert metrics.waiting_times(now) == {"p50_s": 1.002, "p95_s": 1.002, "count": 2}

@@ -26,7 +26,6 @@ from webapp.services.jobs.filters import (
 from webapp.services.jobs.reading import (
     active_job_for,
     existing_job_ids,
-    failed_count,
     failed_job_ids,
     failed_page,
     find_job,
@@ -37,7 +36,7 @@ from webapp.services.jobs.reading import (
     retried_by,
 )
 from webapp.services.jobs.search import duration_seconds, search_clause
-from webapp.services.jobs.stats import job_stats, queue_counts
+from webapp.services.jobs.stats import failed_count, job_stats, queue_counts
 
 __all__ = [
     "RETRY_CHUNK",

@@ -132,12 +132,6 @@ def failed_job_ids(filters: FailedFilters | None = None) -> list[int]:
     return list(db.session.scalars(stmt))
 
 
-def failed_count(filters: FailedFilters | None = None) -> int:
-    """How many jobs the failed list shows (with these filters): what a flush deletes."""
-    query = failed_jobs_query(filters)
-    return db.session.scalar(select(func.count()).select_from(query.subquery()))
-
-
 def active_job_for(source_type: str, source_id: int, task: str) -> JobLog | None:
     """The pending or running job of ``task`` working for one record, if there is one."""
     return db.session.scalar(
