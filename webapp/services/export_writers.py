@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
@@ -92,36 +92,22 @@ def selected(model: Any, columns: tuple[str, ...]) -> list:
     return chosen
 
 
-class Cells:
-    """One export's rows made cells: only the columns that need it are converted, and None
-    stays None (the CSV writer leaves it empty)."""
+def cells_for(model: Any, columns: tuple[str, ...]) -> Callable[[tuple], list]:
+    """A function from one row of ``columns`` to its cells: only the columns that need it are
+    converted, and None stays None (the CSV writer leaves it empty)."""
+    converters = [
+        (i, f) for i, name in enumerate(columns) if (f := _converter(getattr(model, name)))
+    ]
 
-    def __init__(self, model: Any, columns: tuple[str, ...]) -> None:
-        self.converters = [
-            (i, f) for i, name in enumerate(columns) if (f := _converter(getattr(model, name)))
-        ]
-
-    def row(self, row: tuple) -> list:
-        """One row's cells."""
+    def cells(row: tuple) -> list:
         values = list(row)
-        for index, convert in self.converters:
+        for index, convert in converters:
             value = values[index]
             if value is not None:
                 values[index] = convert(value)
         return values
 
-    def batch(self, rows: list) -> Iterable[tuple]:
-        """A batch of rows' cells, the same as ``row`` gives, worked out column by column: one
-        comprehension per converted column costs far less than indexing into every row."""
-        values = list(zip(*rows, strict=True))
-        for index, convert in self.converters:
-            values[index] = [None if v is None else convert(v) for v in values[index]]
-        return zip(*values, strict=True)
-
-
-def cells_for(model: Any, columns: tuple[str, ...]) -> Cells:
-    """How rows of ``columns`` of ``model`` become cells."""
-    return Cells(model, columns)
+    return cells
 
 
 def _write_csv(path: Path, columns, rows, progress, cells) -> int:
@@ -129,8 +115,8 @@ def _write_csv(path: Path, columns, rows, progress, cells) -> int:
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
-        while batch := list(islice(rows, 10_000)):
-            writer.writerows(cells.batch(batch))
+        while batch := [cells(row) for row in islice(rows, 10_000)]:
+            writer.writerows(batch)
             count += len(batch)
             if len(batch) == 10_000:
                 progress(count)
@@ -158,7 +144,7 @@ def _write_xlsx(path: Path, columns, rows, progress, cells) -> int:
     count = 0
     for row in rows:
         # write-only cells starting with "=" would be formulas: neutralise them
-        sheet.append(cells.row(row))
+        sheet.append(cells(row))
         count += 1
         if count % 10_000 == 0:
             progress(count)
