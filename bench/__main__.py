@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import bulk, drains, pages, pages_10m  # noqa: F401 - each module registers its figures
+from bench import bulk, drains, pages, pages_10m, prune  # noqa: F401 - each module registers its figures
 from bench.common import FIGURES, RESULTS, SCALE
 
 HERE = Path(__file__).resolve().parents[1]
@@ -29,6 +29,7 @@ HEADLINES = {
     "import_missing_100k": ("seconds", False),
     "scheduler_tick_10k": ("seconds", False),
     "export_1m_job_logs_csv": ("rows_per_s", True),
+    "prune_10m_job_logs": ("seconds", False),
     "tracked_vs_bare_sqlite": ("ratio", True),
     "tracked_vs_bare_redis_pg": ("ratio", True),
 }

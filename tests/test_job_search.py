@@ -101,7 +101,9 @@ def test_cancel_selected_pending_jobs(client, login):
     assert statuses == ["cancelled", "cancelled", "pending"]
 
 
-def test_jobs_link_to_the_record_they_worked_for(client, login, app):
+def scheduled_job():
+    """A schedule, a manual run of it and the job that run dispatched (and ran)."""
+    from tasks.schedules import dispatch_run
     from webapp.services import schedule_runs
     from webapp.services import schedules as schedule_service
 
@@ -114,9 +116,11 @@ def test_jobs_link_to_the_record_they_worked_for(client, login, app):
         }
     )
     run = schedule_runs.manual_run(schedule)
-    from tasks.schedules import dispatch_run
+    return schedule, run, dispatch_run(run)
 
-    job_id = dispatch_run(run)
+
+def test_jobs_link_to_the_record_they_worked_for(client, login, app):
+    schedule, _run, job_id = scheduled_job()
     login("viewer")
     link = f'href="/schedules/{schedule.id}"'
     assert link in text(client.get(f"/jobs/{job_id}"))

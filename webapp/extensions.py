@@ -49,6 +49,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     """
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
+        # Takes effect only in a file with no tables yet (a new database): the pages a prune
+        # frees can then be handed back to the file system (``PRAGMA incremental_vacuum``).
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")

@@ -66,6 +66,8 @@ class ScheduleRun(db.Model):
     __table_args__ = (
         UniqueConstraint("schedule_id", "due_at", name="uq_schedule_runs_schedule_due"),
         Index("ix_schedule_runs_schedule_id", "schedule_id", "id"),
+        # Deleting a job log looks up what links to it (ON DELETE SET NULL), once per row.
+        Index("ix_schedule_runs_job_log_id", "job_log_id"),
         IDS_NEVER_REUSED,
     )
 

@@ -38,7 +38,12 @@ class Import(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_imports_user_id", "user_id", "id"), IDS_NEVER_REUSED)
+    # Deleting a job log looks up what links to it (ON DELETE SET NULL), once per row.
+    __table_args__ = (
+        Index("ix_imports_user_id", "user_id", "id"),
+        Index("ix_imports_job_log_id", "job_log_id"),
+        IDS_NEVER_REUSED,
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +106,7 @@ class Export(db.Model):
     __table_args__ = (
         Index("ix_exports_user_id", "user_id", "id"),
         Index("ix_exports_expires_at", "expires_at"),
+        Index("ix_exports_job_log_id", "job_log_id"),
         IDS_NEVER_REUSED,
     )
 

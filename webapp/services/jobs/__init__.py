@@ -1,7 +1,7 @@
-"""Reading and mending job logs, in four rooms: ``filters`` (what a job list shows),
+"""Reading and mending job logs, in five rooms: ``filters`` (what a job list shows),
 ``search`` (the SQL that differs by database), ``reading`` (pages of jobs, one job),
-``actions`` (cancel, retry, prune, delete, flush) and ``stats`` (counts). Callers use the
-package as one module: ``from webapp.services import jobs as job_service``."""
+``actions`` (cancel, retry, delete, flush), ``pruning`` (retention) and ``stats`` (counts).
+Callers use the package as one module: ``from webapp.services import jobs as job_service``."""
 
 from webapp.services.jobs.actions import (
     RETRY_CHUNK,
@@ -10,7 +10,6 @@ from webapp.services.jobs.actions import (
     delete_failed_jobs,
     delete_finished_jobs,
     flush_failed,
-    prune_jobs,
     retry_job,
     retry_jobs,
 )
@@ -23,6 +22,7 @@ from webapp.services.jobs.filters import (
     JobQueryError,
     failed_jobs_query,
 )
+from webapp.services.jobs.pruning import prune_jobs, reclaim_space
 from webapp.services.jobs.reading import (
     active_job_for,
     existing_job_ids,
@@ -65,6 +65,7 @@ __all__ = [
     "list_jobs",
     "matching_job_ids",
     "prune_jobs",
+    "reclaim_space",
     "queue_counts",
     "retried_by",
     "retry_job",

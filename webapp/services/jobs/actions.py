@@ -1,20 +1,20 @@
-"""Mending job logs: cancel, retry, prune, delete and flush, each audited."""
+"""Mending job logs: cancel, retry, delete and flush, each audited."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, any_, bindparam, delete, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from jobkit import Call, huey, task_named
 from jobkit.recorder import recorder
-from webapp.boundary import day_count, days_ago
 from webapp.extensions import db
 from webapp.models.base import utcnow
 from webapp.models.jobs import FINISHED_STATUSES, RETRYABLE_STATUSES, DeletedRetry, JobLog
 from webapp.services import audit
-from webapp.services.jobs.filters import FailedFilters, JobError, JobQueryError
+from webapp.services.jobs.filters import FailedFilters, JobError
 from webapp.services.jobs.reading import failed_job_ids, get_job
 
 
@@ -171,35 +171,6 @@ def _retry(
     return new_ids, problems
 
 
-def prune_jobs(
-    days: int, chunk_size: int = 5000, on_progress: Callable[[int], None] | None = None
-) -> int:
-    """Delete finished job logs older than ``days`` days, in chunks; returns how many.
-
-    ``days`` beyond what a calendar holds is refused (BadRequest) rather than overflowing.
-    Audited as ``jobs.cleanup`` with the number deleted.
-    """
-    if days < 0:
-        raise JobQueryError("days must be zero or more")
-    cutoff = days_ago(day_count(days), utcnow())
-    deleted = 0
-    while True:
-        ids = list(
-            db.session.scalars(
-                select(JobLog.id)
-                .where(JobLog.status.in_(FINISHED_STATUSES), JobLog.finished_at < cutoff)
-                .limit(chunk_size)
-            )
-        )
-        if not ids:
-            audit.record("jobs.cleanup", count=deleted, filters={"days": days})
-            db.session.commit()
-            return deleted
-        deleted += _delete_jobs(ids)
-        if on_progress:
-            on_progress(deleted)
-
-
 def delete_finished_jobs(job_ids: list[int]) -> int:
     """Delete these job records if they have finished; returns how many. Audited as
     ``job.delete`` (one job) or ``jobs.delete`` with the ids deleted."""
@@ -212,7 +183,7 @@ def delete_finished_jobs(job_ids: list[int]) -> int:
         audit.record("job.delete", ("job", finished[0]))
     elif finished:
         audit.record("jobs.delete", count=len(finished), records=("job", sorted(finished)))
-    return _delete_jobs(finished)
+    return delete_job_rows(finished)
 
 
 def flush_failed(filters: FailedFilters | None = None, chunk_size: int = 5000) -> int:
@@ -232,29 +203,37 @@ def delete_failed_jobs(
     audit.record(action, count=len(job_ids), filters=filters)
     deleted = 0
     for start in range(0, len(job_ids), chunk_size):
-        deleted += _delete_jobs(job_ids[start : start + chunk_size])
+        deleted += delete_job_rows(job_ids[start : start + chunk_size])
     return deleted
 
 
-def _delete_jobs(job_ids: list[int]) -> int:
+def _one_of(column, ids: list[int] | set[int]):
+    """``column IN ids``; on PostgreSQL as ``= ANY(array)``, one parameter instead of thousands
+    (which cost more to send and plan than the delete itself)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
+    return column.in_(ids)
+
+
+def delete_job_rows(job_ids: list[int]) -> int:
     """Delete these job logs; a deleted retry of a job that stays leaves a DeletedRetry, so that
     job does not come back onto the failed list. Returns how many were deleted."""
     if not job_ids:
         return 0
-    retries = db.session.execute(
-        select(JobLog.id, JobLog.retry_of).where(
-            JobLog.id.in_(job_ids), JobLog.retry_of.is_not(None), JobLog.retry_of.not_in(job_ids)
-        )
+    # Only the rows this transaction really deleted count: another prune or delete may have
+    # taken some of them first, and must not leave a second DeletedRetry for the same job.
+    deleted = db.session.execute(
+        delete(JobLog).where(_one_of(JobLog.id, job_ids)).returning(JobLog.id, JobLog.retry_of)
     ).all()
-    db.session.execute(delete(DeletedRetry).where(DeletedRetry.retry_of.in_(job_ids)))
+    gone = {job_id for job_id, _ in deleted}
+    if gone:
+        db.session.execute(delete(DeletedRetry).where(_one_of(DeletedRetry.retry_of, gone)))
+    retries = [
+        {"job_id": job_id, "retry_of": retry_of, "deleted_at": utcnow()}
+        for job_id, retry_of in deleted
+        if retry_of is not None and retry_of not in gone
+    ]
     if retries:
-        db.session.execute(
-            DeletedRetry.__table__.insert(),
-            [
-                {"job_id": job_id, "retry_of": retry_of, "deleted_at": utcnow()}
-                for job_id, retry_of in retries
-            ],
-        )
-    result = db.session.execute(delete(JobLog).where(JobLog.id.in_(job_ids)))
+        db.session.execute(DeletedRetry.__table__.insert(), retries)
     db.session.commit()
-    return result.rowcount
+    return len(gone)
