@@ -58,7 +58,11 @@ class JobCountChange(db.Model):
 
 
 def _sqlite_add(row: str, sign: str) -> str:
-    duration = f"(julianday({row}.finished_at) - julianday({row}.started_at)) * 86400.0"
+    # julianday() is NULL past 9999-12-31 23:59:59.999 (it rounds into year 10000): such a
+    # job counts as timed with no duration rather than failing its write
+    duration = (
+        f"coalesce((julianday({row}.finished_at) - julianday({row}.started_at)) * 86400.0, 0.0)"
+    )
     timed = (
         f"{row}.status = 'completed' AND {row}.started_at IS NOT NULL "
         f"AND {row}.finished_at IS NOT NULL"
@@ -152,7 +156,7 @@ SEED = """
     FROM job_logs WHERE status IN ('completed', 'failed', 'cancelled') GROUP BY 1, 2, 3, 4
 """
 SEED_DURATION = {
-    "sqlite": "(julianday(finished_at) - julianday(started_at)) * 86400.0",
+    "sqlite": "coalesce((julianday(finished_at) - julianday(started_at)) * 86400.0, 0.0)",
     "postgresql": "extract(epoch FROM finished_at - started_at)",
 }
 

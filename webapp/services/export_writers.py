@@ -61,14 +61,38 @@ def _naive_utc_cell(value: datetime) -> str:
     return value.isoformat() + "Z"  # what ``isoformat`` gives for the same moment, made aware
 
 
-def _converter(column: Any) -> Callable[[Any], Any] | None:
+def _stored_utc_cell(text: str) -> str:
+    """A UTC time as SQLite stores it ("2026-12-01 10:00:00.250000") written as
+    ``_naive_utc_cell`` writes the datetime it stands for, without making that datetime."""
+    if len(text) == 26 and text[10] == " " and text[19] == ".":
+        if text.endswith(".000000"):
+            return f"{text[:10]}T{text[11:19]}Z"
+        return f"{text[:10]}T{text[11:]}Z"
+    return _naive_utc_cell(datetime.fromisoformat(text))  # any other shape a row may hold
+
+
+def _utc_cell(dialect: str) -> Callable[[Any], str]:
+    """How a UTC time column's values, as ``selected`` reads them, become cells."""
+    return _stored_utc_cell if dialect == "sqlite" else _naive_utc_cell
+
+
+def _converter(column: Any, dialect: str, spreadsheet: bool) -> Callable[[Any], Any] | None:
     """How one column's values become cells, chosen once per export by the column's type
-    (what ``_cell`` does for any value, without asking each value what it is); None: as is."""
+    (what ``_cell`` does for any value, without asking each value what it is); None: as is.
+    Not for a ``spreadsheet`` (JSON Lines): only times become text, the rest stays as it is."""
     kind = column.type
     if isinstance(kind, UTCDateTime):
-        return _naive_utc_cell  # selected as plain DateTime by ``selected``: naive UTC
+        return _utc_cell(dialect)  # read by ``selected`` as naive UTC, or as SQLite's text
     if isinstance(kind, TypeDecorator):
         kind = kind.impl_instance
+    if not spreadsheet:
+        return (
+            isoformat
+            if isinstance(kind, DateTime)
+            else _date_cell
+            if isinstance(kind, Date)
+            else None
+        )
     if isinstance(kind, Integer | Float | Numeric | Boolean):
         return None
     if isinstance(kind, DateTime):
@@ -80,23 +104,30 @@ def _converter(column: Any) -> Callable[[Any], Any] | None:
     return _cell
 
 
-def selected(model: Any, columns: tuple[str, ...]) -> list:
+def selected(model: Any, columns: tuple[str, ...], dialect: str) -> list:
     """The columns to select for an export: UTC timestamps read as the naive UTC they are
-    stored as, so that no value is made aware only to be written out again."""
+    stored as (on SQLite as the stored text itself, which its driver would otherwise parse
+    into a datetime per value), so that no value is made aware only to be written out again."""
     chosen = []
     for name in columns:
         column = getattr(model, name)
         if isinstance(column.type, UTCDateTime):
-            column = type_coerce(column, DateTime()).label(name)
+            as_read = String() if dialect == "sqlite" else DateTime()
+            column = type_coerce(column, as_read).label(name)
         chosen.append(column)
     return chosen
 
 
-def cells_for(model: Any, columns: tuple[str, ...]) -> Callable[[tuple], list]:
-    """A function from one row of ``columns`` to its cells: only the columns that need it are
-    converted, and None stays None (the CSV writer leaves it empty)."""
+def cells_for(
+    model: Any, columns: tuple[str, ...], dialect: str, spreadsheet: bool = True
+) -> Callable[[tuple], list]:
+    """A function from one row of ``columns`` (as ``selected`` reads them) to its cells: only
+    the columns that need it are converted, and None stays None (the CSV writer leaves it
+    empty). Not for a ``spreadsheet``: only the times are converted (JSON Lines)."""
     converters = [
-        (i, f) for i, name in enumerate(columns) if (f := _converter(getattr(model, name)))
+        (i, f)
+        for i, name in enumerate(columns)
+        if (f := _converter(getattr(model, name), dialect, spreadsheet))
     ]
 
     def cells(row: tuple) -> list:
@@ -127,10 +158,7 @@ def _write_jsonl(path: Path, columns, rows, progress, cells) -> int:
     count = 0
     with open(path, "w", encoding="utf-8") as f:
         for row in rows:
-            f.write(
-                json.dumps(dict(zip(columns, (_plain(v) for v in row), strict=True)), default=str)
-                + "\n"
-            )
+            f.write(json.dumps(dict(zip(columns, cells(row), strict=True)), default=str) + "\n")
             count += 1
             if count % 10_000 == 0:
                 progress(count)

@@ -242,7 +242,7 @@ def clean_request(dataset: str, fmt: str, filters: dict[str, Any] | None) -> dic
 def query_for(dataset: Dataset, filters: dict[str, str], viewer: Viewer | None = None) -> Select:
     """The dataset's rows as ``filters`` choose them; job logs only those ``viewer`` may see."""
     model = dataset.model
-    stmt = select(*export_writers.selected(model, dataset.columns))
+    stmt = select(*export_writers.selected(model, dataset.columns, db.engine.dialect.name))
     if model is JobLog:
         stmt = stmt.where(visible_jobs(viewer))
     if filters.get("status") and dataset.status_column:
@@ -328,7 +328,9 @@ def write_export(export_id: int, report: Callable[..., None] | None = None) -> E
             )
 
     try:
-        cells = export_writers.cells_for(dataset.model, dataset.columns)
+        cells = export_writers.cells_for(
+            dataset.model, dataset.columns, db.engine.dialect.name, export.format != "jsonl"
+        )
         written = export_writers.WRITERS[export.format](
             temporary, dataset.columns, _rows(stmt), progress, cells
         )
