@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, has_app_context
@@ -87,18 +86,40 @@ class task_context:  # noqa: N801 - used as a context manager, like a function
             db.session.remove()
 
 
-@dataclass
 class JobContext:
-    """What a running task knows about its own job, and how it reports."""
+    """What a running task knows about its own job, and how it reports.
 
-    id: int | None
-    payload: dict[str, Any] = field(default_factory=dict)
-    deadline: float | None = None  # time.monotonic() after which a report raises JobTimeout
-    timeout: float | None = None
-    # The payload the job started with, worked out at the first report that adds to it (most
-    # jobs never do, and binding the arguments for each of them costs throughput).
-    initial_payload: Callable[[], dict[str, Any]] | None = None
-    _last_cancel_check: float = field(default_factory=time.monotonic)
+    Made for every run, so it does little until asked: the payload the job started with (its
+    arguments by name) is worked out at the first report that adds to it, which most jobs never
+    make. ``deadline`` is the ``time.monotonic()`` after which a report raises JobTimeout.
+    """
+
+    __slots__ = (
+        "_args",
+        "_kwargs",
+        "_last_cancel_check",
+        "_task",
+        "deadline",
+        "id",
+        "payload",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        id: int | None,  # noqa: A002 - the job's id, as the job log names it
+        task: Any = None,
+        args: tuple = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = id
+        self._task = task  # the TrackedTask: its payload_for() and timeout
+        self._args = args if task is not None else None  # None once the payload has them
+        self._kwargs = kwargs or {}
+        self.payload: dict[str, Any] = {}
+        self._last_cancel_check = now = time.monotonic()
+        self.timeout: float | None = getattr(task, "timeout", None)
+        self.deadline = now + self.timeout if self.timeout else None
 
     def report(
         self, progress: float | None = None, message: str | None = None, **payload: Any
@@ -112,9 +133,9 @@ class JobContext:
         if message is not None:
             values["message"] = message
         if payload:
-            if self.initial_payload is not None:
-                self.payload = {**self.initial_payload(), **self.payload}
-                self.initial_payload = None
+            if self._args is not None:  # the first addition starts from the job's arguments
+                self.payload = {**self._task.payload_for(self._args, self._kwargs), **self.payload}
+                self._args = None
             self.payload = {**self.payload, **payload}
             values["payload"] = self.payload
         if values:

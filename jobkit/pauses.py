@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
 
 from jobkit import registry
 from webapp.exceptions import NotFound
@@ -73,11 +74,13 @@ def _forget() -> None:
         _cache = (None, 0.0, set())
 
 
-def is_paused(queue: str, task: str) -> str | None:
-    """Why a job of ``task`` on ``queue`` must wait now, or None. Read at most every 2 s."""
+def is_paused(queue: str, task: str, engine: Engine | None = None) -> str | None:
+    """Why a job of ``task`` on ``queue`` must wait now, or None. Read at most every 2 s from
+    ``engine``'s database (the app's when None)."""
     global _cache
     now = time.monotonic()
-    engine = db.engine
+    if engine is None:
+        engine = db.engine
     cached_for, fetched_at, entries = _cache  # one tuple, replaced whole: readable unlocked
     if cached_for is not engine or now - fetched_at > CACHE_SECONDS:
         entries = {(p.kind, p.name) for p in db.session.scalars(select(Pause))}

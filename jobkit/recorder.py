@@ -2,10 +2,13 @@
 
 New job rows are written at once, in one transaction for any number of jobs, because they must be
 durable before Huey can hand the task to a worker. State changes reported by workers (running,
-progress, finished) are, in a consumer, gathered for a few milliseconds and written together: the
-changes for one job coalesce into one row update and all of them share one transaction, written
-by the consumer's writer process (``jobkit.writer``) where it has one. Outside a consumer (web
-requests, commands, immediate mode) every change is written through at once.
+progress, finished) are, in a consumer, gathered for a few milliseconds and written together: a
+worker appends an event (``jobkit.store``) to a list, and the batch goes to the consumer's writer
+process (``jobkit.writer``) where it has one, which coalesces each job's events into one row update
+and writes all of them in one transaction. A batch is written once ``interval`` has passed since
+its first change, or as soon as no change has come for a tenth of that (the workers have gone
+quiet: waiting longer would only delay what people see). Outside a consumer (web requests,
+commands, immediate mode) every change is written through at once.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
-from jobkit.redaction import redact_job_values
-from jobkit.store import write_changes
+from jobkit.redaction import redact_job_values, redact_text
+from jobkit.store import COMPLETED, SET, STARTED, event_values, write_changes, write_events
 from jobkit.writer import WriterGone, WriterProcess, can_write_for
 from webapp.models.base import utcnow
 from webapp.models.jobs import JobLog, JobStatus, JobTag
@@ -35,7 +38,7 @@ class JobRecorder:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._changes: dict[int, dict[str, Any]] = {}
+        self._changes: list[tuple] = []  # events (jobkit.store), in the order they came
         self._engine: Engine | None = None
         self._interval = 0.0
         self._thread: threading.Thread | None = None
@@ -47,6 +50,11 @@ class JobRecorder:
     @property
     def batching(self) -> bool:
         return self._thread is not None
+
+    @property
+    def engine(self) -> Engine | None:
+        """The engine a batching recorder writes to; None when it writes through."""
+        return self._engine if self._thread is not None else None
 
     def start_batching(self, engine: Engine, interval: float, writer_process: bool = False) -> None:
         """Buffer state changes and write them every ``interval`` seconds (for consumers); with
@@ -76,12 +84,21 @@ class JobRecorder:
             self._writer = None
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.flush()
-            except Exception:  # keep the writer alive; the changes were put back
-                log.exception("could not write job states, will try again")
-                time.sleep(min(1.0, self._interval * 10))
+        tick = self._interval / 10
+        waited, seen = 0.0, 0
+        while not self._stop.wait(tick):
+            waited += tick
+            buffered = len(self._changes)
+            if not buffered:
+                waited = 0.0
+            elif buffered == seen or waited + tick > self._interval:
+                try:
+                    self.flush()
+                except Exception:  # keep the writer alive; the changes were put back
+                    log.exception("could not write job states, will try again")
+                    time.sleep(min(1.0, self._interval * 10))
+                waited, buffered = 0.0, 0
+            seen = buffered
 
     # -- new rows ---------------------------------------------------------------------------
 
@@ -130,7 +147,14 @@ class JobRecorder:
     def attempt_errors(self, engine: Engine, job_id: int) -> list[dict[str, Any]]:
         """The failed attempts recorded so far, buffered or written (read when one fails)."""
         with self._lock:
-            buffered = self._changes.get(job_id, {}).get("attempt_errors")
+            buffered = next(
+                (
+                    event[2]["attempt_errors"]
+                    for event in reversed(self._changes)
+                    if event[0] == SET and event[1] == job_id and "attempt_errors" in event[2]
+                ),
+                None,
+            )
         if buffered is not None:
             return list(buffered)
         with self._flushing:  # a batch being written now may hold the latest history
@@ -184,38 +208,55 @@ class JobRecorder:
         if job_id in self._detached:
             return
         values = redact_job_values(values)  # secrets never reach the database, index or export
+        self._record(engine, (SET, job_id, values))
+
+    def started(
+        self, engine: Engine | None, job_id: int, attempt: int, worker: str, consumer_id: str
+    ) -> None:
+        """A run of the job began now: running, its attempt number, who runs it (and, for a
+        retry, the previous attempt's end and next-attempt times cleared)."""
+        if job_id not in self._detached:
+            self._record(engine, (STARTED, job_id, attempt, time.time(), worker, consumer_id))
+
+    def completed(self, engine: Engine | None, job_id: int, message: str | None = None) -> None:
+        """The job's run ended well now: completed, progress 100, and ``message`` if given."""
+        if job_id not in self._detached:
+            if message:
+                message = redact_text(message)
+            self._record(engine, (COMPLETED, job_id, time.time(), message))
+
+    def _record(self, engine: Engine | None, event: tuple) -> None:
         if self._thread is None:
-            write_changes(engine or self._engine, {job_id: dict(values)})
+            write_changes(engine or self._engine, {event[1]: event_values(event)})
             return
         with self._lock:
-            self._changes.setdefault(job_id, {}).update(values)
+            self._changes.append(event)
 
     def flush(self) -> None:
         """Write every buffered change now, in one transaction."""
         with self._flushing:
             with self._lock:
-                changes, self._changes = self._changes, {}
-            if not changes or self._engine is None:
+                events, self._changes = self._changes, []
+            if not events or self._engine is None:
                 return
             try:
-                self._write_batch(changes)
+                self._write_batch(events)
             except Exception:  # put the changes back for the next flush, then re-raise
                 with self._lock:
-                    for job_id, values in changes.items():
-                        self._changes[job_id] = {**values, **self._changes.get(job_id, {})}
+                    self._changes[:0] = events
                 raise
 
-    def _write_batch(self, changes: dict[int, dict[str, Any]]) -> None:
+    def _write_batch(self, events: list[tuple]) -> None:
         writer = self._writer
         if writer is not None:
             try:
-                writer.write(changes)
+                writer.write(events)
                 return
             except WriterGone as exc:
                 log.warning("the job writer process is gone (%s); writing in this one", exc)
                 self._writer = None
                 writer.abandon()
-        write_changes(self._engine, changes)
+        write_events(self._engine, events)
 
 
 recorder = JobRecorder()

@@ -19,7 +19,6 @@ import inspect
 import os
 import socket
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -54,9 +53,6 @@ QUEUE_BY_PRIORITY = {priority: queue for queue, priority in QUEUE_PRIORITIES.ite
 # with a re-queued task so that its attempt number counts them.
 EARLIER_RUNS = "_jobdeck_earlier_runs"
 CONSUMER_ID = f"{socket.gethostname()}:{os.getpid()}"
-
-# Read on every run: plain strings cost less than the enum's .value.
-RUNNING, COMPLETED = JobStatus.RUNNING.value, JobStatus.COMPLETED.value
 
 _thread_names = threading.local()
 
@@ -210,33 +206,20 @@ class TrackedTask:
         with task_context():
             # a consumer's recorder buffers the changes and has its engine; only a write-through
             # (immediate mode, a test) needs this one
-            engine = None if recorder.batching else db.engine
+            engine = recorder.engine
             job_id = self._job_id_for(huey_task, args, kwargs)
             queue = QUEUE_BY_PRIORITY.get(huey_task.priority, self.queue)
-            reason = is_paused(queue, self.name)
+            reason = is_paused(queue, self.name, engine)
+            if engine is None:
+                engine = db.engine
             if reason:
                 recorder.change(engine, job_id, {"message": f"Waiting: {reason}."})
                 raise RetryTask(delay=PAUSE_RECHECK_SECONDS)
             # a lost run took no retry from Huey's count, but it was an attempt all the same
             max_attempts = self.policy.max_attempts() + earlier_runs
             attempt = max(1 + earlier_runs, max_attempts - huey_task.retries)
-            job = JobContext(
-                job_id,
-                timeout=self.timeout,
-                initial_payload=lambda: self.payload_for(args, kwargs),
-            )
-            if self.timeout:
-                job.deadline = time.monotonic() + self.timeout
-            starting = {
-                "status": RUNNING,
-                "attempts": attempt,
-                "started_at": utcnow(),
-                "worker": _worker_name(),
-                "consumer_id": CONSUMER_ID,
-            }
-            if attempt > 1:  # only a retry has a previous attempt's times to clear
-                starting |= {"finished_at": None, "next_attempt_at": None}
-            recorder.change(engine, job_id, starting)
+            job = JobContext(job_id, self, args, kwargs)
+            recorder.started(engine, job_id, attempt, _worker_name(), CONSUMER_ID)
             token = _current.set(job)
             try:
                 result = self.func(*args, **kwargs)
@@ -262,10 +245,7 @@ class TrackedTask:
                 raise
             finally:
                 _current.reset(token)
-            values = {"status": COMPLETED, "progress": 100, "finished_at": utcnow()}
-            if isinstance(result, str):
-                values["message"] = result
-            recorder.change(engine, job_id, values)
+            recorder.completed(engine, job_id, result if isinstance(result, str) else None)
             return None
 
     def _job_id_for(self, huey_task: Any, args: tuple, kwargs: dict[str, Any]) -> int:

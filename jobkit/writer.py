@@ -5,7 +5,7 @@ then waits, without the GIL, for the writer to say the batch is written; README,
 says what this was measured to save).
 
 Protocol, over the child's stdin and stdout: length-prefixed pickles. The first message is the
-database URL; each further one a ``{job_id: {column: value}}`` batch, answered with None once
+database URL; each further one a batch, a list of events (``jobkit.store``), answered with None once
 written or with the error's text; an empty message asks the writer to stop. The writer ignores
 SIGINT and SIGTERM (Ctrl-C reaches the whole process group): it stops when its consumer says so
 or goes away, after the batch in hand.
@@ -76,12 +76,12 @@ class WriterProcess:
         )
         send(self._process.stdin, engine.url.render_as_string(hide_password=False))
 
-    def write(self, changes: dict[int, dict[str, Any]]) -> None:
+    def write(self, events: list[tuple]) -> None:
         """Have the batch written; raises RuntimeError if the writer could not write it and
         WriterGone if the writer is no more."""
         with self._lock:
             try:
-                send(self._process.stdin, changes)
+                send(self._process.stdin, events)
                 received, error = receive(self._process.stdout)
             except (OSError, ValueError) as exc:
                 raise WriterGone(str(exc)) from exc

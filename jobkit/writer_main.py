@@ -1,5 +1,5 @@
 """The writer process itself (``python -m jobkit.writer_main``), started by ``WriterProcess``:
-it reads batches of job-state changes from stdin, writes each through ``store.write_changes`` and
+it reads batches of job-state events from stdin, writes each through ``store.write_events`` and
 answers on stdout with None or the error's text (the protocol is in ``jobkit.writer``)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import signal
 from sqlalchemy import create_engine
 
 import webapp.extensions  # noqa: F401  (its connect hook sets SQLite's pragmas)
-from jobkit.store import write_changes
+from jobkit.store import write_events
 from jobkit.writer import receive, send
 
 log = logging.getLogger("jobkit.writer")
@@ -30,14 +30,14 @@ def main() -> None:
     engine = create_engine(url, pool_pre_ping=True)
     try:
         while True:
-            received, changes = receive(requests)
-            if not received or changes is None:
+            received, events = receive(requests)
+            if not received or events is None:
                 return
             try:
-                write_changes(engine, changes)
+                write_events(engine, events)
                 error = None
             except Exception as exc:  # reported to the consumer, which keeps the changes
-                log.exception("could not write %d job states", len(changes))
+                log.exception("could not write %d job states", len(events))
                 error = f"{type(exc).__name__}: {exc}"
             try:
                 send(replies, error)
