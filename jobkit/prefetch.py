@@ -5,7 +5,7 @@ and a delete of them after it ran. Here a consumer's workers share a small buffe
 call fills (up to PREFETCH_MAX tasks, highest priority first), and that call also says whether any
 flag exists at all (Jobdeck sets none: cancelling is the job log's business), so the flag read
 and delete are skipped for tasks that came with "no flags". An empty queue is waited on with
-Huey's blocking pop, so a new job starts at once.
+a blocking pop (flags counted in the same round trip), so a new job starts at once.
 
 The buffer holds only about PREFETCH_SECONDS of work (sized by how fast the last one went), so
 long jobs are taken one at a time, as before, and a job of a higher priority waits behind a few
@@ -96,8 +96,14 @@ class PrefetchingRedisStorage(PriorityRedisStorage):
                 return self._buffer.popleft()[0][8:]  # members start with an 8-byte timestamp
             if self._stopped:
                 return None
-        self._local.no_flags = False
-        return super().dequeue()  # nothing waiting: block until something is
+        # Nothing waiting: block until something is; the flags are counted right after the pop
+        # (the server runs the pipeline in order), in the same round trip.
+        pipe = self.conn.pipeline(transaction=False)
+        pipe.bzpopmin(self.queue_key, timeout=self.read_timeout)
+        pipe.hlen(self.result_key)
+        popped, flags = pipe.execute()
+        self._local.no_flags = not flags
+        return popped[1][8:] if popped else None
 
     def _fill(self) -> None:
         now = time.monotonic()
@@ -110,6 +116,8 @@ class PrefetchingRedisStorage(PriorityRedisStorage):
         )
         self._buffer.extend(zip(items[::2], items[1::2], strict=True))
         self._filled_at, self._filled_with = now, len(items) // 2
+        if not items:  # after a wait, the next fill starts from one again
+            self._size = 1
         self._no_flags = not flags
 
     def give_back(self) -> int:
