@@ -3,8 +3,10 @@
 Bare Huey on Redis makes three round trips per task: the pop, a read of the task's revoke flags
 and a delete of them after it ran. Here a consumer's workers share a small buffer that one Lua
 call fills (up to PREFETCH_MAX tasks, highest priority first), and that call also says whether any
-flag exists at all (Jobdeck sets none: cancelling is the job log's business), so the flag read
-and delete are skipped for tasks that came with "no flags". An empty queue is waited on with
+flag exists at all (Jobdeck sets one only to cancel a pending job), so the flag read and delete
+are skipped for tasks handed out within FLAGS_TRUSTED_SECONDS of a fill that found none: a
+pending job cancelled in those 20 ms before it starts may still run (without the buffer the
+window is the time between the pop and the flag read). An empty queue is waited on with
 a blocking pop (flags counted in the same round trip), so a new job starts at once.
 
 The buffer holds only about PREFETCH_SECONDS of work (sized by how fast the last one went), so
@@ -27,6 +29,7 @@ from huey.storage import PriorityRedisStorage
 
 PREFETCH_MAX = 32
 PREFETCH_SECONDS = 0.01
+FLAGS_TRUSTED_SECONDS = 0.02
 
 # KEYS: queue, taken, flags; ARGV: how many. Replaces the taken set with what it pops.
 _TAKE_LUA = """
@@ -92,7 +95,9 @@ class PrefetchingRedisStorage(PriorityRedisStorage):
             if not self._buffer and not self._stopped:
                 self._fill()
             if self._buffer:
-                self._local.no_flags = self._no_flags
+                # a flag set since the fill (a pending job cancelled) is missed for 20 ms at most
+                fresh = time.monotonic() - self._filled_at < FLAGS_TRUSTED_SECONDS
+                self._local.no_flags = self._no_flags and fresh
                 return self._buffer.popleft()[0][8:]  # members start with an 8-byte timestamp
             if self._stopped:
                 return None

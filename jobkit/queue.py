@@ -11,6 +11,7 @@ from typing import Any
 from huey import Huey
 from huey.api import Task
 from huey.constants import EmptyData
+from huey.signals import SIGNAL_REVOKED
 from huey.storage import MemoryStorage, PriorityRedisStorage, SqliteStorage
 
 from jobkit.prefetch import PrefetchingRedisStorage
@@ -19,6 +20,14 @@ from jobkit.prefetch import PrefetchingRedisStorage
 QUEUE_PRIORITIES = {"high": 20, "default": 10, "low": 0}
 
 huey = Huey("jobdeck", storage_class=MemoryStorage, results=False)
+
+
+@huey.signal(SIGNAL_REVOKED)
+def forget_revoke_flag(signal: str, task: Task, *args: Any) -> None:
+    """Remove a cancelled job's revoke flag once Huey has skipped its task (Huey keeps it for
+    good): its id is never queued again after a cancel, and on Redis any flag left in place
+    sends every later task through the per-task flag read (jobkit.prefetch)."""
+    huey.storage.delete_data(task.revoke_id)
 
 
 class QueueSqliteStorage(SqliteStorage):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import redis
+from huey.constants import EmptyData
 
 from jobkit import Call, huey, prefetch
 from tasks.samples import noop, sample_job
@@ -73,3 +74,16 @@ def test_what_a_killed_consumer_took_is_requeued_or_failed_by_the_others(redis_a
     assert huey.storage.takers() == ["box:2"]
     assert db.session.get(JobLog, kept_alive).status == "pending"
     assert return_taken_of_lost_consumers() == {"requeued": 0, "failed": 0}
+
+
+def test_a_cancelled_job_is_skipped_once_and_leaves_no_flag_behind(redis_app):
+    cancelled, kept = noop.dispatch(), noop.dispatch()
+    assert (
+        redis_app.test_cli_runner().invoke(args=["jobs", "cancel", str(cancelled)]).exit_code == 0
+    )
+    huey.storage.start_prefetching("box:1")
+    for _ in range(2):
+        huey.execute(huey.dequeue())
+    assert db.session.get(JobLog, cancelled).status == "cancelled"
+    assert db.session.get(JobLog, kept).status == "completed"
+    assert huey.storage.peek_data(f"r:{cancelled}") is EmptyData  # later tasks skip the read
