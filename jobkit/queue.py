@@ -11,12 +11,23 @@ from typing import Any
 from huey import Huey
 from huey.api import Task
 from huey.constants import EmptyData
+from huey.signals import SIGNAL_REVOKED
 from huey.storage import MemoryStorage, PriorityRedisStorage, SqliteStorage
+
+from jobkit.prefetch import PrefetchingRedisStorage
 
 # Huey runs higher priorities first; a worker takes high before default before low.
 QUEUE_PRIORITIES = {"high": 20, "default": 10, "low": 0}
 
 huey = Huey("jobdeck", storage_class=MemoryStorage, results=False)
+
+
+@huey.signal(SIGNAL_REVOKED)
+def forget_revoke_flag(signal: str, task: Task, *args: Any) -> None:
+    """Remove a cancelled job's revoke flag once Huey has skipped its task (Huey keeps it for
+    good): its id is never queued again after a cancel, and on Redis any flag left in place
+    sends every later task through the per-task flag read (jobkit.prefetch)."""
+    huey.storage.delete_data(task.revoke_id)
 
 
 class QueueSqliteStorage(SqliteStorage):
@@ -63,14 +74,15 @@ class QueueSqliteStorage(SqliteStorage):
 def storage_for_url(url: str) -> tuple[type, dict[str, Any]]:
     """The Huey storage class and its arguments for a ``QUEUE_URL``.
 
-    Plain RedisStorage rejects priorities, so Redis always means PriorityRedisStorage.
+    Plain RedisStorage rejects priorities, so Redis always means PriorityRedisStorage (with
+    jobkit.prefetch's buffer in a consumer).
     """
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
         return QueueSqliteStorage, {"filename": str(path), "fsync": False, "timeout": 30}
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return PriorityRedisStorage, {"url": url}
+        return PrefetchingRedisStorage, {"url": url}
     if url == "memory://":
         return MemoryStorage, {}
     raise ValueError(f"QUEUE_URL must be sqlite:///path or redis://host:port/db, not {url!r}")

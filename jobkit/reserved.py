@@ -19,7 +19,9 @@ from typing import Any
 from huey.consumer import Consumer, Worker
 from huey.storage import PriorityRedisStorage, SqliteStorage
 
+from jobkit.prefetch import PrefetchingRedisStorage
 from jobkit.queue import QUEUE_PRIORITIES, huey
+from jobkit.tracking import CONSUMER_ID
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +96,23 @@ class ReservedWorker(Worker):
 
 
 class ConsumerWithReservedWorker(Consumer):
-    """Huey's consumer with one ReservedWorker beside its ``workers``."""
+    """Huey's consumer with one ReservedWorker beside its ``workers``; on Redis its workers take
+    tasks a few at a time (jobkit.prefetch), and what they took and did not start goes back to
+    the queue when it stops."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.worker_threads.append(self._reserved())
+        if isinstance(self.huey.storage, PrefetchingRedisStorage):
+            self.huey.storage.start_prefetching(CONSUMER_ID)
+
+    def stop(self, graceful: bool = False) -> None:
+        """Huey's stop; then the tasks taken and not started go back to the queue."""
+        super().stop(graceful)
+        if isinstance(self.huey.storage, PrefetchingRedisStorage):
+            returned = self.huey.storage.give_back()
+            if returned:
+                log.info("Put %d taken task(s) back in the queue.", returned)
 
     def _reserved(self) -> tuple[ReservedWorker, Any]:
         worker = ReservedWorker(

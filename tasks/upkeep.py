@@ -13,6 +13,7 @@ from huey.signals import SIGNAL_INTERRUPTED
 from jobkit import locks
 from jobkit.context import app_context
 from jobkit.dispatch import Call
+from jobkit.prefetch import PrefetchingRedisStorage
 from jobkit.queue import huey
 from jobkit.recorder import recorder
 from jobkit.registry import task_named
@@ -84,6 +85,45 @@ def handle_lost_jobs() -> dict[str, int]:
     return outcome
 
 
+def return_taken_of_lost_consumers() -> dict[str, int]:
+    """The tasks a lost consumer had taken from Redis (jobkit.prefetch) and whose jobs still
+    wait for them: back in the queue, or failed when the task is not safe to re-run (the job
+    may have started: its row is written a moment later). Untracked tasks are dropped, as Huey
+    drops a killed consumer's running task; a job waiting in the schedule is left to it."""
+    outcome = {"requeued": 0, "failed": 0}
+    storage = huey.storage
+    if not isinstance(storage, PrefetchingRedisStorage):
+        return outcome
+    lost = consumers.lost_among(storage.takers())
+    if not lost:
+        return outcome
+    scheduled = {huey.deserialize_task(data).id for data in storage.scheduled_items()}
+    for consumer_id in lost:
+        back = []
+        for member, score in storage.taken_by(consumer_id):
+            task_id = huey.deserialize_task(member[8:]).id
+            job = db.session.get(JobLog, int(task_id)) if str(task_id).isdigit() else None
+            if job is None or job.status != JobStatus.PENDING or task_id in scheduled:
+                continue
+            task = task_named(job.task)
+            if task is not None and task.rerun_if_lost:
+                back.append((member, score))
+                outcome["requeued"] += 1
+                continue
+            error = f"WorkerLost: consumer {consumer_id} stopped answering"
+            failed = {
+                "status": JobStatus.FAILED.value,
+                "finished_at": utcnow(),
+                "error": error,
+                "message": f"Its consumer {consumer_id} was lost with it taken; failed (its "
+                "task is not marked safe to re-run).",
+                "attempt_errors": _history(job, error),
+            }
+            outcome["failed"] += consumers.claim_taken(job.id, failed)
+        storage.put_back(consumer_id, back)
+    return outcome
+
+
 def finish_batches() -> None:
     for batch in batches.finish_completed_batches():
         task = task_named(batch.callback_task) if batch.callback_task else None
@@ -96,6 +136,10 @@ def run_upkeep() -> None:
     if not locks.acquire("upkeep", CONSUMER_ID, ttl_seconds=UPKEEP_SECONDS * 2):
         return
     try:
+        # first: a lost running job that handle_lost_jobs queues again is pending afterwards
+        taken = return_taken_of_lost_consumers()
+        if taken["requeued"] or taken["failed"]:
+            log.warning("jobs taken by lost consumers: %s", taken)
         outcome = handle_lost_jobs()
         if outcome["requeued"] or outcome["failed"]:
             log.warning("lost jobs: %s", outcome)

@@ -45,7 +45,7 @@ def test_bulk_enqueue_keeps_fifo_order(queue_app):
 
 
 def test_queue_urls():
-    assert storage_for_url("redis://127.0.0.1:6379/0")[0].__name__ == "PriorityRedisStorage"
+    assert storage_for_url("redis://127.0.0.1:6379/0")[0].__name__ == "PrefetchingRedisStorage"
     assert storage_for_url("sqlite:////tmp/q.db")[1]["filename"] == "/tmp/q.db"
     with pytest.raises(ValueError, match="QUEUE_URL"):
         storage_for_url("amqp://rabbit")

@@ -84,3 +84,29 @@ def claim_lost(job: JobLog, values: dict) -> bool:
     )
     db.session.commit()
     return bool(result.rowcount)
+
+
+def lost_among(consumer_ids: list[str]) -> list[str]:
+    """Those of ``consumer_ids`` that are known and stopped, or stopped beating
+    LOST_AFTER_SECONDS ago (an id not yet registered is not lost)."""
+    if not consumer_ids:
+        return []
+    cutoff = utcnow() - timedelta(seconds=LOST_AFTER_SECONDS)
+    return list(
+        db.session.scalars(
+            select(Consumer.id)
+            .where(Consumer.id.in_(consumer_ids))
+            .where(or_(Consumer.stopped_at.is_not(None), Consumer.heartbeat_at < cutoff))
+        )
+    )
+
+
+def claim_taken(job_id: int, values: dict) -> bool:
+    """Move a pending job whose consumer was lost on (to failed) unless it already moved on."""
+    result = db.session.execute(
+        update(JobLog)
+        .where(JobLog.id == job_id, JobLog.status == JobStatus.PENDING.value)
+        .values(**values)
+    )
+    db.session.commit()
+    return bool(result.rowcount)
