@@ -161,9 +161,14 @@ def redact_job_values(values: Mapping[str, Any]) -> Mapping[str, Any]:
         if cleaned.get(name):
             cleaned[name] = redact_text(cleaned[name])
     for name in JOB_VALUE_COLUMNS:
-        if cleaned.get(name) and not _nothing_to_redact(cleaned[name]):
-            cleaned[name] = redact(cleaned[name])
+        if cleaned.get(name):
+            cleaned[name] = redact_value(cleaned[name])
     return cleaned
+
+
+def redact_value(value: Any) -> Any:
+    """``redact(value)``, or ``value`` itself when that would give back an equal value."""
+    return value if _nothing_to_redact(value) else redact(value)
 
 
 def _nothing_to_redact(value: Any) -> bool:
