@@ -16,6 +16,7 @@ more than the database's own work.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
@@ -103,7 +104,12 @@ def _insert_postgresql(
             {"n": total},
         ).scalars()
     )
-    types = [table.c[name].type.compile(dialect=conn.dialect) for name in ("id", *columns)]
+    # Arrays of the types without their lengths: a value too long for its column is then
+    # refused by the INSERT, as a row of its own would be, not cut short by the cast.
+    types = [
+        re.sub(r"\(\d+\)", "", table.c[name].type.compile(dialect=conn.dialect))
+        for name in ("id", *columns)
+    ]
     arrays = ", ".join(f"%b::{sql_type}[]" for sql_type in types)
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} (id, {', '.join(columns)}) SELECT * FROM unnest({arrays})",

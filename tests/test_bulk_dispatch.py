@@ -3,6 +3,7 @@ stored values, tags, redaction, unique keys and the queued tasks."""
 
 import pytest
 from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy.exc import DBAPIError
 
 from jobkit import Call, huey, tracked_task
 from tests.conftest import make_app
@@ -155,3 +156,19 @@ def test_a_key_taken_between_the_look_and_the_insert_returns_the_other_job(queue
     assert ids[1] == taken[0] and len(set(ids)) == 1499
     assert huey.pending_count() == 1498  # the other's job is the other's to queue
     assert db.session.scalar(select(JobTag.tag).where(JobTag.job_id == ids[0])) == "probe"
+
+
+@tracked_task(name="test_long_key_probe", unique_key=lambda text: text)
+def long_key_probe(text: str):
+    """Never run here."""
+
+
+def test_a_key_too_long_for_its_column_is_refused_or_kept_whole_never_cut(queued):
+    key = "k" * 250  # the column holds 200: PostgreSQL refuses it, SQLite keeps any length
+    try:
+        long_key_probe.dispatch_many([Call((key,)), Call(("short",))])
+    except DBAPIError:
+        assert db.engine.dialect.name == "postgresql"
+    db.session.rollback()
+    stored = set(db.session.scalars(select(JobLog.unique_key)))
+    assert stored in ({key, "short"}, set())
