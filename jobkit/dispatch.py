@@ -8,7 +8,6 @@ tasks, enqueued in bulk; a task's unique key keeps one active job per key.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -111,8 +110,10 @@ def _dispatch(
             slots.append(("new", len(new_rows)))
             new_rows.append(row)
             new_calls.append(call)
-    shared = task.tags + clean_tags(tags)
-    new_tags = [tuple(dict.fromkeys(shared + clean_tags(c.tags))) for c in new_calls]
+    shared = tuple(dict.fromkeys(task.tags + clean_tags(tags)))
+    new_tags = [
+        tuple(dict.fromkeys(shared + clean_tags(c.tags))) if c.tags else shared for c in new_calls
+    ]
     new_ids, inserted = _insert(task.name, new_rows, new_tags if any(new_tags) else None)
     eta = due.replace(tzinfo=None) if due is not None else None
     huey_tasks = [
@@ -129,13 +130,10 @@ def _dispatch(
 def job_row(task: Any, call: Call, queue: str, max_attempts: int, user_id, batch_id) -> dict:
     """The pending job-log row for one call of ``task``."""
     payload = task.payload_for(call.args, call.kwargs)
-    arguments = {"args": list(call.args), "kwargs": call.kwargs}
     if task.secret_args:
         arguments = _without_secrets(task, call)
-    try:
-        json.dumps(arguments)
-    except TypeError as exc:
-        raise TypeError(f"{task.name}: arguments must be JSON values ({exc})") from None
+    else:
+        arguments = {"args": list(call.args), "kwargs": call.kwargs}
     source_type, source_id = call.source or (None, None)
     return pending_row(
         task.name,

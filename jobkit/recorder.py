@@ -14,6 +14,7 @@ commands, immediate mode) every change is written through at once.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import threading
 import time
@@ -23,7 +24,8 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
-from jobkit.redaction import redact_job_values, redact_text
+from jobkit.inserts import insert_job_rows
+from jobkit.redaction import redact_job_values, redact_text, redact_value
 from jobkit.store import COMPLETED, SET, STARTED, event_values, write_changes, write_events
 from jobkit.writer import WriterGone, WriterProcess, can_write_for
 from webapp.models.base import utcnow
@@ -31,6 +33,9 @@ from webapp.models.jobs import JobLog, JobStatus, JobTag
 
 log = logging.getLogger(__name__)
 table = JobLog.__table__
+PENDING = JobStatus.PENDING.value
+# What SQLAlchemy's JSON type writes (json.dumps), without its per-call keyword handling.
+_encode_json = json.JSONEncoder().encode
 
 
 class JobRecorder:
@@ -108,33 +113,9 @@ class JobRecorder:
         rows: list[dict[str, Any]],
         tags: list[Sequence[str]] | None = None,
     ) -> list[int]:
-        """Insert pending job rows, and each row's ``tags``, in one transaction; return the
-        jobs' ids in order."""
-        if not rows:
-            return []
-        with engine.begin() as conn:
-            if engine.dialect.name != "sqlite":
-                result = conn.execute(
-                    insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-                )
-                ids = [row.id for row in result]
-            else:
-                # SQLite can only return ordered ids one row at a time. Instead: the first
-                # insert takes the write lock, and while it is held every further row gets the
-                # next id, so the ids of one plain executemany follow the first without gaps.
-                first = conn.execute(insert(table).returning(table.c.id), rows[0]).scalar_one()
-                if len(rows) > 1:
-                    conn.execute(insert(table), rows[1:])
-                ids = list(range(first, first + len(rows)))
-            if tags:
-                labels = [
-                    {"job_id": job_id, "tag": tag}
-                    for job_id, names in zip(ids, tags, strict=True)
-                    for tag in names
-                ]
-                if labels:
-                    conn.execute(insert(JobTag.__table__), labels)
-            return ids
+        """Insert pending job rows (as ``pending_row`` makes them), and each row's ``tags``, in
+        one transaction; return the jobs' ids in order."""
+        return insert_job_rows(engine, rows, tags)
 
     def add_tags(self, engine: Engine, job_id: int, tags: Sequence[str]) -> None:
         """Label a job; tags it already has are left as they are."""
@@ -270,17 +251,22 @@ def pending_row(
     max_attempts: int,
     **fields: Any,
 ) -> dict[str, Any]:
-    """A new job-log row in the ``pending`` state, ready for ``insert_jobs``; its arguments
-    and payload with their secrets redacted."""
+    """A new job-log row in the ``pending`` state, ready for ``insert_jobs``: its arguments
+    and payload with their secrets redacted, as JSON text (TypeError when they are not JSON
+    values)."""
+    try:
+        encoded = _encode_json(redact_value(arguments)), _encode_json(redact_value(payload))
+    except TypeError as exc:
+        raise TypeError(f"{task}: arguments must be JSON values ({exc})") from None
     row = {
         "task": task,
         "queue": queue,
-        "status": JobStatus.PENDING.value,
+        "status": PENDING,
         "progress": 0,
         "attempts": 0,
         "max_attempts": max_attempts,
-        "arguments": arguments,
-        "payload": payload,
+        "arguments": encoded[0],
+        "payload": encoded[1],
         "created_at": utcnow(),
         "source_type": None,
         "source_id": None,
@@ -290,4 +276,4 @@ def pending_row(
         "unique_key": None,
     }
     row.update(fields)
-    return redact_job_values(row)
+    return row

@@ -161,9 +161,14 @@ def redact_job_values(values: Mapping[str, Any]) -> Mapping[str, Any]:
         if cleaned.get(name):
             cleaned[name] = redact_text(cleaned[name])
     for name in JOB_VALUE_COLUMNS:
-        if cleaned.get(name) and not _nothing_to_redact(cleaned[name]):
-            cleaned[name] = redact(cleaned[name])
+        if cleaned.get(name):
+            cleaned[name] = redact_value(cleaned[name])
     return cleaned
+
+
+def redact_value(value: Any) -> Any:
+    """``redact(value)``, or ``value`` itself when that would give back an equal value."""
+    return value if _nothing_to_redact(value) else redact(value)
 
 
 def _nothing_to_redact(value: Any) -> bool:
@@ -173,10 +178,15 @@ def _nothing_to_redact(value: Any) -> bool:
     kind = type(value)
     if kind is int or kind is float or kind is bool or value is None:
         return True
+    # No generators: this runs for every job of a bulk dispatch.
     if kind is dict:
-        return all(not is_secret_key(k) and _nothing_to_redact(v) for k, v in value.items())
+        for key, item in value.items():
+            secret = _verdicts.get(key)  # the remembered verdict, else the full look
+            if (is_secret_key(key) if secret is None else secret) or not _nothing_to_redact(item):
+                return False
+        return True
     if kind is list:
-        return all(_nothing_to_redact(item) for item in value)
+        return all(map(_nothing_to_redact, value))
     return False  # text may hold a secret; a tuple becomes a list
 
 
