@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, select, text, union, union_all
+from sqlalchemy import BigInteger, cast, func, literal, select, text, union, union_all
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
@@ -147,8 +147,9 @@ def counted_jobs(viewer: Viewer | None = None) -> list[Any]:
             every.c.task,
             every.c.queue,
             every.c.status,
-            func.sum(every.c.count).label("count"),
-            func.sum(every.c.timed).label("timed"),
+            # (PostgreSQL's sum of a bigint is a numeric, which Python reads as a Decimal)
+            cast(func.sum(every.c.count), BigInteger).label("count"),
+            cast(func.sum(every.c.timed), BigInteger).label("timed"),
             func.sum(every.c.duration_sum).label("duration_sum"),
         )
         .group_by(every.c.task, every.c.queue, every.c.status)
