@@ -6,14 +6,13 @@ the app: ten million rows through the recorder would take hours.
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
 from sqlalchemy import text
 
 from bench.big import seed_job_logs
 from bench.common import backend_urls, figure, fresh_app, scaled
+from bench.pages import timed
 
 ROWS = 10_000_000
 
@@ -24,24 +23,6 @@ def vacuumed(engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE job_logs"))
-
-
-def timed(client, url: str, headers: dict, repeat: int = 30) -> dict:
-    """Median and p95 wall-clock time of ``repeat`` requests, and the median CPU time this
-    process spent on one (the app, and SQLite's work too; PostgreSQL's is its own)."""
-    walls, cpus = [], []
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        response = client.get(url, headers=headers)
-        cpus.append((time.process_time() - cpu) * 1000)
-        walls.append((time.perf_counter() - wall) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
-    walls.sort()
-    return {
-        "median_ms": round(statistics.median(walls), 1),
-        "p95_ms": round(walls[int(len(walls) * 0.95) - 1], 1),
-        "cpu_median_ms": round(statistics.median(cpus), 1),
-    }
 
 
 PAGES = {
